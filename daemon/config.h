@@ -1,0 +1,73 @@
+/*
+ * config.h - the YAML configuration (SPEC section 3) as a struct.
+ *
+ * config_load() reads and validates a file and has no other side effect: it
+ * does not create directories, look at scripts or resolve users. Every problem
+ * it finds is reported, not only the first, as lines of the form
+ *     FILE:LINE: KEY: what is wrong
+ * so an operator can fix a file in one pass.
+ */
+#ifndef UPDATER_CONFIG_H
+#define UPDATER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "manifest.h"
+
+#define CONFIG_NAME_MAX 64
+
+#define CONFIG_DEFAULT_SOCKET "/run/updater/control.sock"
+#define CONFIG_DEFAULT_STATE_DIR "/var/lib/updater"
+
+struct target_config {
+	char name[CONFIG_NAME_MAX + 1]; /* [A-Za-z0-9._-]{1,64}, unique */
+	char *path;                     /* absolute */
+	char *source;                   /* handed to the scripts as UPDATER_SOURCE */
+	int signal;                     /* 0 when not configured */
+	char **smoke_test;              /* arguments only, NULL-terminated; NULL when not configured */
+	bool allow_downgrade;
+};
+
+struct config {
+	char *file; /* the path it was loaded from */
+	char *socket_path;
+	char *scripts_dir;
+	char *state_dir;
+	uint64_t interval_sec; /* 0: no periodic checks */
+	uint64_t splay_sec;
+	uint64_t min_interval_sec;
+	uint64_t script_timeout_sec;
+	char *script_user;
+	uint64_t max_download; /* bytes */
+	struct minisign_pubkey *trusted_keys;
+	size_t n_trusted_keys;
+	struct target_config *targets; /* at least one */
+	size_t n_targets;
+};
+
+/*
+ * Load and validate FILE. On success returns 0 and stores a new config in
+ * *ret_config. On failure returns -EINVAL (invalid content) or another
+ * negative errno (the file cannot be read), leaves *ret_config untouched and,
+ * when ret_errors is not NULL, stores a malloc'd string of newline-terminated
+ * error lines in *ret_errors (the caller frees it).
+ */
+int config_load(const char *file, struct config **ret_config, char **ret_errors);
+void config_free(struct config *config);
+
+/* The target called NAME, or NULL. */
+const struct target_config *config_find_target(const struct config *config, const char *name);
+
+/*
+ * "45s", "5m", "6h", "2d" or bare seconds -> seconds. Returns 0 or -EINVAL
+ * (also on overflow).
+ */
+int config_parse_duration(const char *text, uint64_t *ret_seconds);
+/* "512KiB", "100MiB", "1GiB" (also KB/MB/GB as powers of 1000) or bare bytes. */
+int config_parse_size(const char *text, uint64_t *ret_bytes);
+/* "SIGUSR2", "USR2" or a number -> signal number. */
+int config_parse_signal(const char *text, int *ret_signal);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * state.h - what the daemon remembers across restarts, in state_dir.
+ *
+ * Layout of STATE_DIR (created 0755, root-owned):
+ *     last_check            Unix seconds of the last finished check round
+ *     targets/NAME          key=value lines: version, sha256, updated_at,
+ *                           previous_version, previous_sha256, last_error
+ *     cache/NAME/           HOME and UPDATER_CACHE of the scripts for NAME,
+ *                           owned by script_user
+ *
+ * Every file is written atomically: a temporary file in the same directory,
+ * fsync, rename, fsync of the directory. A file that is missing reads as
+ * "never"; a file that cannot be parsed is reported and read as "never" too,
+ * so a damaged state never stops the daemon.
+ */
+#ifndef UPDATER_STATE_H
+#define UPDATER_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct target_state {
+	char *version;          /* installed version, NULL when unknown */
+	char sha256_hex[65];    /* of the installed file as we left it, "" when unknown */
+	int64_t updated_at;     /* Unix seconds, -1 never */
+	char *previous_version; /* what .NAME.updater-prev holds, NULL when unknown */
+	char previous_sha256_hex[65];
+	char *last_error;       /* last failure for this target, NULL when the last run succeeded */
+};
+
+/* Create STATE_DIR and STATE_DIR/targets if missing. 0 or negative errno. */
+int state_init(const char *state_dir);
+
+/* Unix seconds of the last check, or -1 when never. */
+int64_t state_last_check(const char *state_dir);
+int state_set_last_check(const char *state_dir, int64_t when);
+
+/* Read the state of target NAME into *ret (zeroed "never" state when missing). 0 or negative errno. */
+int state_load_target(const char *state_dir, const char *name, struct target_state *ret);
+int state_save_target(const char *state_dir, const char *name, const struct target_state *st);
+void target_state_clear(struct target_state *st);
+
+/*
+ * The per-target cache directory (STATE_DIR/cache/NAME), created if missing,
+ * owned by UID:GID, mode 0700. Stores a malloc'd path in *ret_path.
+ */
+int state_cache_dir(const char *state_dir, const char *name, uid_t uid, gid_t gid, char **ret_path);
+
+/* Write DATA to PATH atomically (temp file, fsync, rename, fsync dir), mode 0644. */
+int state_write_file_atomic(const char *path, const void *data, size_t len);
+
+#endif

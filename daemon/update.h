@@ -1,0 +1,85 @@
+/*
+ * update.h - one check round: for each target, check -> manifest -> download
+ * -> verify -> smoke test -> swap -> state (SPEC sections 6, 7, 8).
+ *
+ * This is the seam between the daemon's loop (main.c) and the update
+ * pipeline. A round is driven by the caller's select() loop like a runner:
+ *
+ *     update_round_start(&opts, &hooks, &round);
+ *     loop: update_round_fill_fds(), update_round_deadline(), select(),
+ *           update_round_process() until it returns 1
+ *     update_round_failed(), update_round_summary()
+ *     update_round_free()
+ *
+ * Targets are handled one after the other. Everything that goes wrong is
+ * logged with the target's name and recorded as its last_error in the state;
+ * the installed file is never touched unless a verified file replaces it.
+ * update_round_free() on a round still running kills its script's process
+ * group and deletes its staging file.
+ */
+#ifndef UPDATER_UPDATE_H
+#define UPDATER_UPDATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/select.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "swap.h"
+
+struct update_round;
+
+struct update_opts {
+	const struct config *config; /* must outlive the round */
+	bool change_user;            /* run scripts as uid/gid (daemon is root) */
+	uid_t uid;
+	gid_t gid;
+};
+
+struct update_hooks {
+	/* After a swap of TARGET to VERSION; RES names the replaced file. */
+	void (*on_swapped)(void *ctx, const struct target_config *target, const char *version,
+	                   const struct swap_result *res);
+	/* After a rollback, likewise. */
+	void (*on_rolled_back)(void *ctx, const struct target_config *target, const char *version,
+	                       const struct swap_result *res);
+	void *ctx;
+};
+
+enum update_phase {
+	UPDATE_CHECKING,
+	UPDATE_DOWNLOADING,
+	UPDATE_SWAPPING,
+};
+
+int update_round_start(const struct update_opts *opts, const struct update_hooks *hooks,
+                       struct update_round **ret_round);
+enum update_phase update_round_phase(const struct update_round *round);
+void update_round_fill_fds(const struct update_round *round, fd_set *rfds, int *maxfd);
+int64_t update_round_deadline(const struct update_round *round);
+/* Returns 1 when the round is over, 0 while it runs. */
+int update_round_process(struct update_round *round, const fd_set *rfds, int64_t now_ms);
+/* True when a check, download, verification or swap failed (a refused, not newer manifest is not a failure). */
+bool update_round_failed(const struct update_round *round);
+/* One line for logs and status: "update available: hello 1.4.2", "updated hello to 1.4.2", "no update", "failed: ...". */
+const char *update_round_summary(const struct update_round *round);
+void update_round_free(struct update_round *round);
+
+/*
+ * Roll TARGET back to its previous file (synchronously: renames only), update
+ * the state and call hooks->on_rolled_back. Returns 0 and the version now
+ * installed in *ret_version (malloc'd, "unknown" when not recorded), or a
+ * negative errno with a sentence in ERR.
+ */
+int update_rollback(const struct update_opts *opts, const struct update_hooks *hooks,
+                    const char *target, char **ret_version, char *err, size_t err_size);
+
+/*
+ * At start-up: delete leftover staging files of every target and reconcile
+ * the state with the disk (a file whose sha256 no longer matches the recorded
+ * one was changed by someone else: logged, and its version forgotten).
+ */
+void update_recover(const struct config *config);
+
+#endif

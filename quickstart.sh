@@ -1,0 +1,92 @@
+#!/bin/bash
+# quickstart.sh - build updater and show it working, or run every test.
+#
+#   ./quickstart.sh demo   install what is needed, build, run a live demo
+#   ./quickstart.sh test   install what is needed, build, run every test
+#
+# Idempotent; meant for a Debian 12 machine, as root. The build lives in
+# ./build (out of tree). Set UPDATER_SKIP_APT=1 to skip the package step.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here"
+
+packages=(
+	build-essential autoconf automake libtool pkg-config
+	libsystemd-dev libyaml-dev libsodium-dev check
+	minisign curl nginx-light shellcheck python3 systemd
+	strace procps util-linux iproute2 man-db
+)
+
+usage() {
+	echo "usage: $0 demo|test" >&2
+	exit 2
+}
+
+install_packages() {
+	[[ ${UPDATER_SKIP_APT:-0} = 1 ]] && return 0
+	if [[ $(id -u) -ne 0 ]]; then
+		echo "quickstart: not root; assuming these are installed: ${packages[*]}" >&2
+		return 0
+	fi
+	echo "==> installing packages: ${packages[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+}
+
+build() {
+	echo "==> building"
+	local inputs=(configure.ac Makefile.am mk/*.mk)
+	local input stale=0
+	for input in "${inputs[@]}"; do
+		if [[ ! -f configure || ! -f Makefile.in || $input -nt configure || $input -nt Makefile.in ]]; then
+			stale=1
+		fi
+	done
+	if ((stale)); then
+		./autogen.sh
+	fi
+	mkdir -p build
+	cd build
+	if [[ ! -f Makefile || ../configure -nt config.status ]]; then
+		../configure --enable-werror --prefix=/usr --sysconfdir=/etc \
+			--localstatedir=/var --runstatedir=/run
+	elif [[ ../Makefile.in -nt Makefile ]]; then
+		./config.status
+	fi
+	make -j"$(nproc)"
+	cd "$here"
+}
+
+run_tests() {
+	echo "==> running every test"
+	cd build
+	if ! make -j"$(nproc)" check; then
+		echo "==> failed tests:" >&2
+		grep -l -E '^:test-result: (FAIL|ERROR)' $(find . -name '*.trs') 2>/dev/null |
+			while read -r trs; do
+				echo "---- ${trs%.trs}.log" >&2
+				tail -n 80 "${trs%.trs}.log" >&2
+			done
+		exit 1
+	fi
+	cd "$here"
+}
+
+case "${1:-}" in
+demo)
+	install_packages
+	build
+	exec "$here/examples/demo.sh" "$here/build"
+	;;
+test)
+	install_packages
+	build
+	run_tests
+	echo "==> all tests passed"
+	;;
+*)
+	usage
+	;;
+esac
