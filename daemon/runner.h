@@ -48,6 +48,7 @@ struct runner_spec {
 	const char *log_name;     /* stderr lines are logged as "LOG_NAME: line" */
 	runner_output_fn on_output; /* NULL: stdout is discarded */
 	void *ctx;
+	uint64_t kill_grace_ms;   /* SIGTERM to SIGKILL after a timeout; 0: RUNNER_KILL_GRACE_MS */
 };
 
 enum runner_status {
@@ -63,6 +64,7 @@ struct runner_result {
 	int term_signal;
 	int abort_error; /* the negative errno the callback returned */
 	uint64_t output_bytes;
+	uint64_t timeout_ms; /* the spec's, for runner_describe() */
 };
 
 /*
@@ -74,7 +76,13 @@ struct runner_result {
  */
 int runner_check_script(const char *path, uid_t owner, char *err, size_t err_size);
 
-/* Start the program. Returns 0 and a new runner, or a negative errno (nothing is left running). */
+/*
+ * Start the program. Returns 0 and a new runner, or a negative errno (nothing
+ * is left running). When the child cannot get as far as execve() (missing or
+ * non-executable file, user change refused...), the reason is logged as
+ * "LOG_NAME: cannot execute '/x/check': Permission denied" and its errno is
+ * returned: a failed exec is never reported as an exit status.
+ */
 int runner_start(const struct runner_spec *spec, struct runner **ret_runner);
 
 pid_t runner_pid(const struct runner *r);
@@ -87,7 +95,11 @@ int runner_process(struct runner *r, const fd_set *rfds, int64_t now_ms);
 void runner_result(const struct runner *r, struct runner_result *ret);
 /* A human sentence for a result: "exited with status 3", "timed out after 300 s". */
 void runner_describe(const struct runner_result *res, char *buf, size_t size);
-/* SIGKILL the whole process group and reap it, without waiting for pipes. */
+/*
+ * SIGKILL the whole process group and reap it (waiting at most 0.5 s), without
+ * waiting for pipes. Afterwards the run is over: runner_result() reports
+ * RUNNER_ABORTED with abort_error -ECANCELED unless it had ended already.
+ */
 void runner_kill(struct runner *r);
 /* Kills the group first if still running. NULL is allowed. */
 void runner_free(struct runner *r);
