@@ -1,1 +1,62 @@
-# rules for the client area
+# Clients: libupdater (shared library, header, updater.pc), updaterctl, the
+# hello-server example, and their tests.
+
+# libupdater exports only the names of SPEC section 11 (client/libupdater.sym).
+lib_LTLIBRARIES += libupdater.la
+include_HEADERS = include/updater.h
+libupdater_la_SOURCES = \
+	client/libupdater.c \
+	client/libupdater-watch.c \
+	client/libupdater-internal.h
+libupdater_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 \
+	-Wl,--version-script=$(srcdir)/client/libupdater.sym
+EXTRA_libupdater_la_DEPENDENCIES = client/libupdater.sym
+EXTRA_DIST += client/libupdater.sym client/updater.pc.in
+
+pkgconfigdir = $(libdir)/pkgconfig
+pkgconfig_DATA = client/updater.pc
+CLEANFILES += client/updater.pc
+client/updater.pc: $(srcdir)/client/updater.pc.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) client && sed \
+		-e 's|@prefix[@]|$(prefix)|g' \
+		-e 's|@exec_prefix[@]|$(exec_prefix)|g' \
+		-e 's|@libdir[@]|$(libdir)|g' \
+		-e 's|@includedir[@]|$(includedir)|g' \
+		-e 's|@PACKAGE_VERSION[@]|$(PACKAGE_VERSION)|g' \
+		< $(srcdir)/client/updater.pc.in > $@
+
+# updaterctl speaks the socket protocol itself; it needs only the header's
+# default socket path.
+bin_PROGRAMS += updaterctl
+updaterctl_SOURCES = client/updaterctl.c
+updaterctl_LDADD = -lm
+
+
+# The example, built against the library in the tree. -no-install: a real
+# executable (no libtool wrapper script), since it re-executes its own path.
+noinst_PROGRAMS += examples/hello-server
+examples_hello_server_SOURCES = examples/hello-server.c
+examples_hello_server_CPPFLAGS = $(AM_CPPFLAGS) -DHELLO_VERSION='"$(PACKAGE_VERSION)"'
+examples_hello_server_LDADD = libupdater.la
+examples_hello_server_LDFLAGS = $(AM_LDFLAGS) -no-install
+
+# Tests. The probe is a small program driven line by line on stdin, built as
+# two versions so a test can replace one with the other.
+check_PROGRAMS += tests/check_libupdater tests/updater-probe-v1 tests/updater-probe-v2 tests/loadgen
+tests_check_libupdater_SOURCES = tests/check_libupdater.c
+tests_check_libupdater_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_check_libupdater_LDADD = libupdater.la $(CHECK_LIBS)
+tests_check_libupdater_LDFLAGS = $(AM_LDFLAGS) -no-install
+
+tests_updater_probe_v1_SOURCES = tests/updater-probe.c
+tests_updater_probe_v1_CPPFLAGS = $(AM_CPPFLAGS) -DPROBE_VERSION='"1"'
+tests_updater_probe_v1_LDADD = libupdater.la
+tests_updater_probe_v1_LDFLAGS = $(AM_LDFLAGS) -no-install
+tests_updater_probe_v2_SOURCES = tests/updater-probe.c
+tests_updater_probe_v2_CPPFLAGS = $(AM_CPPFLAGS) -DPROBE_VERSION='"2"'
+tests_updater_probe_v2_LDADD = libupdater.la
+tests_updater_probe_v2_LDFLAGS = $(AM_LDFLAGS) -no-install
+
+tests_loadgen_SOURCES = tests/loadgen.c
+
+TESTS += tests/check_libupdater

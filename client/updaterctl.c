@@ -1,0 +1,871 @@
+/*
+ * updaterctl - talk to updaterd over its control socket (SPEC section 10).
+ *
+ *   updaterctl [--socket PATH] check [--wait [SECONDS]]
+ *   updaterctl [--socket PATH] status [--json]
+ *   updaterctl [--socket PATH] watch
+ *   updaterctl [--socket PATH] rollback TARGET
+ *
+ * One datagram is one request; the client socket is autobound so the daemon
+ * can answer, and connected to the daemon's socket so nobody else can.
+ * Exit codes: 0 done, 1 the daemon reported a failure, 2 usage, 3 the daemon
+ * is not reachable.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "updater.h"
+
+#define EXIT_FAILED 1
+#define EXIT_USAGE 2
+#define EXIT_UNREACHABLE 3
+
+#define REPLY_TIMEOUT_MS 5000
+#define WAIT_DEFAULT_SEC 900
+#define REQUEST_MAX 256
+#define DGRAM_MAX (256 * 1024)
+
+static const char *socket_path;
+static volatile sig_atomic_t got_signal;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: updaterctl [--socket PATH] COMMAND\n"
+		"\n"
+		"  check [--wait [SECONDS]]  request a check; --wait: wait for its end (default %d s)\n"
+		"  status [--json]           the daemon's state, as a table or as JSON\n"
+		"  watch                     print notifications, one a line, until interrupted\n"
+		"  rollback TARGET           restore TARGET's previous version (root only)\n"
+		"\n"
+		"The socket is PATH, $UPDATER_SOCKET or %s.\n"
+		"Exit: 0 done, 1 the daemon reported a failure, 2 usage, 3 not reachable.\n",
+		WAIT_DEFAULT_SEC, UPDATER_DEFAULT_SOCKET);
+}
+
+static void __attribute__((format(printf, 1, 2))) warnx_(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("updaterctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+/* SIGINT/SIGTERM end watch and check --wait; they are blocked except inside ppoll(). */
+static void setup_signals(sigset_t *ret_waitmask)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t block;
+
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	(void)sigprocmask(SIG_BLOCK, &block, ret_waitmask);
+	sigdelset(ret_waitmask, SIGINT);
+	sigdelset(ret_waitmask, SIGTERM);
+}
+
+static bool unreachable_errno(int e)
+{
+	return e == ENOENT || e == ECONNREFUSED || e == ENOTDIR || e == EACCES || e == EPERM ||
+	       e == ENOTSOCK || e == EPROTOTYPE || e == ENAMETOOLONG;
+}
+
+/* An autobound datagram socket connected to the daemon, or exit 3. */
+static int ctl_connect(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un self = { .sun_family = AF_UNIX };
+	size_t len = strlen(socket_path);
+	int fd;
+
+	if (len == 0 || len >= sizeof(sa.sun_path)) {
+		warnx_("socket path '%s': %s", socket_path, strerror(ENAMETOOLONG));
+		exit(EXIT_UNREACHABLE);
+	}
+	memcpy(sa.sun_path, socket_path, len + 1);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&self, sizeof(sa_family_t)) < 0) {
+		warnx_("socket: %s", strerror(errno));
+		exit(EXIT_FAILED);
+	}
+	if (connect(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1)) < 0) {
+		warnx_("cannot reach the daemon at '%s': %s", socket_path, strerror(errno));
+		exit(unreachable_errno(errno) ? EXIT_UNREACHABLE : EXIT_FAILED);
+	}
+	return fd;
+}
+
+static void ctl_send(int fd, const char *msg)
+{
+	if (send(fd, msg, strlen(msg), MSG_NOSIGNAL) < 0) {
+		warnx_("cannot send to the daemon at '%s': %s", socket_path, strerror(errno));
+		exit(unreachable_errno(errno) ? EXIT_UNREACHABLE : EXIT_FAILED);
+	}
+}
+
+/*
+ * Receive one datagram into BUF (NUL-terminated, a trailing newline removed)
+ * before DEADLINE (monotonic ms, < 0: none). Returns its length, -ETIMEDOUT,
+ * -EINTR when SIGINT/SIGTERM arrived (WAITMASK: the mask inside the wait), or
+ * another negative errno.
+ */
+static ssize_t ctl_recv(int fd, char *buf, size_t size, int64_t deadline, const sigset_t *waitmask)
+{
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct timespec ts, *tsp = NULL;
+		ssize_t n;
+		int r;
+
+		if (got_signal)
+			return -EINTR;
+		if (deadline >= 0) {
+			int64_t left = deadline - now_ms();
+
+			if (left <= 0)
+				return -ETIMEDOUT;
+			ts.tv_sec = left / 1000;
+			ts.tv_nsec = (left % 1000) * 1000000;
+			tsp = &ts;
+		}
+		r = ppoll(&p, 1, tsp, waitmask);
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r <= 0)
+			continue;
+		n = recv(fd, buf, size - 1, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf[n] = '\0';
+		if (n > 0 && buf[n - 1] == '\n')
+			buf[--n] = '\0';
+		return n;
+	}
+}
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static bool is_notification(const char *s)
+{
+	return has_prefix(s, "updated ") || has_prefix(s, "rolledback ") || has_prefix(s, "checked ");
+}
+
+/*
+ * The daemon's reply to what was just sent. Notifications that arrive first
+ * (we may be subscribed) were sent before the request was handled: skipped.
+ * No reply in time: exit 3.
+ */
+static void ctl_reply(int fd, char *buf, size_t size, const sigset_t *waitmask)
+{
+	int64_t deadline = now_ms() + REPLY_TIMEOUT_MS;
+
+	for (;;) {
+		ssize_t n = ctl_recv(fd, buf, size, deadline, waitmask);
+
+		if (n == -ETIMEDOUT) {
+			warnx_("no reply from the daemon at '%s'", socket_path);
+			exit(EXIT_UNREACHABLE);
+		}
+		if (n == -EINTR)
+			exit(EXIT_FAILED);
+		if (n < 0) {
+			warnx_("no reply from the daemon at '%s': %s", socket_path, strerror((int)-n));
+			exit(unreachable_errno((int)-n) ? EXIT_UNREACHABLE : EXIT_FAILED);
+		}
+		if (!is_notification(buf))
+			return;
+	}
+}
+
+/* Print a daemon's text without letting it drive the terminal. */
+static void print_safe(FILE *f, const char *s)
+{
+	for (; *s; s++)
+		fputc(((unsigned char)*s < ' ' && *s != '\t') || *s == 0x7f ? '?' : *s, f);
+	fputc('\n', f);
+}
+
+static int fail_reply(const char *what, const char *reply)
+{
+	fprintf(stderr, "updaterctl: %s: ", what);
+	print_safe(stderr, has_prefix(reply, "error ") ? reply + 6 : reply);
+	return EXIT_FAILED;
+}
+
+static int flush_stdout(void)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		warnx_("standard output: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- check ------------------------------------------------------------- */
+
+static bool is_check_answer(const char *reply)
+{
+	return strcmp(reply, "queued") == 0 || strcmp(reply, "running") == 0 || has_prefix(reply, "deferred ");
+}
+
+static int cmd_check(int fd, bool wait, double wait_sec, const sigset_t *waitmask)
+{
+	char *buf = malloc(DGRAM_MAX);
+	int64_t deadline;
+	int checks_to_see, ret = EXIT_FAILED;
+
+	if (!buf) {
+		warnx_("%s", strerror(ENOMEM));
+		return EXIT_FAILED;
+	}
+	if (wait) {
+		/* Subscribed before asking, so the end of our check cannot be missed. */
+		ctl_send(fd, "subscribe");
+		ctl_reply(fd, buf, DGRAM_MAX, waitmask);
+		if (strcmp(buf, "ok") != 0) {
+			ret = fail_reply("subscribe", buf);
+			goto out;
+		}
+	}
+	ctl_send(fd, "check");
+	ctl_reply(fd, buf, DGRAM_MAX, waitmask);
+	if (!is_check_answer(buf)) {
+		ret = fail_reply("check", buf);
+		goto unsubscribe;
+	}
+	print_safe(stdout, buf);
+	if (!wait) {
+		ret = flush_stdout() < 0 ? EXIT_FAILED : 0;
+		goto out;
+	}
+	(void)flush_stdout();
+
+	/* "running": the round under way ends first, then ours. */
+	checks_to_see = strcmp(buf, "running") == 0 ? 2 : 1;
+	deadline = now_ms() + (int64_t)llround(wait_sec * 1000.0);
+	for (;;) {
+		ssize_t n = ctl_recv(fd, buf, DGRAM_MAX, deadline, waitmask);
+
+		if (n == -ETIMEDOUT) {
+			warnx_("the check did not end within %g s", wait_sec);
+			break;
+		}
+		if (n == -EINTR)
+			break;
+		if (n < 0) {
+			warnx_("waiting for the daemon at '%s': %s", socket_path, strerror((int)-n));
+			break;
+		}
+		if (has_prefix(buf, "updated ") || has_prefix(buf, "rolledback ")) {
+			print_safe(stdout, buf);
+			(void)flush_stdout();
+			continue;
+		}
+		if (!has_prefix(buf, "checked ") || --checks_to_see > 0)
+			continue;
+		print_safe(stdout, buf + strlen("checked "));
+		ret = has_prefix(buf, "checked ok") ? 0 : EXIT_FAILED;
+		if (flush_stdout() < 0)
+			ret = EXIT_FAILED;
+		break;
+	}
+unsubscribe:
+	if (wait)
+		(void)send(fd, "unsubscribe", 11, MSG_DONTWAIT | MSG_NOSIGNAL);
+out:
+	free(buf);
+	return ret;
+}
+
+/* ---- status: a small JSON reader for the daemon's one known shape ------ */
+
+enum jtype { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
+
+struct jv {
+	enum jtype type;
+	bool b;
+	double num;
+	char *str;         /* J_STR, UTF-8 */
+	struct jv *items;  /* J_ARR, J_OBJ */
+	char **keys;       /* J_OBJ */
+	size_t n;
+};
+
+struct jparser {
+	const char *p;
+	int depth;
+};
+
+static void jv_free(struct jv *v)
+{
+	free(v->str);
+	for (size_t i = 0; i < v->n; i++) {
+		jv_free(&v->items[i]);
+		if (v->keys)
+			free(v->keys[i]);
+	}
+	free(v->items);
+	free(v->keys);
+}
+
+static void jskip(struct jparser *jp)
+{
+	while (*jp->p == ' ' || *jp->p == '\t' || *jp->p == '\n' || *jp->p == '\r')
+		jp->p++;
+}
+
+static int jparse_value(struct jparser *jp, struct jv *ret);
+
+static int hex4(const char *s, unsigned *ret)
+{
+	unsigned v = 0;
+
+	for (int i = 0; i < 4; i++) {
+		char c = s[i];
+
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v |= (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			v |= (unsigned)(c - 'A' + 10);
+		else
+			return -1;
+	}
+	*ret = v;
+	return 0;
+}
+
+static size_t utf8_put(char *out, unsigned cp)
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xc0 | (cp >> 6));
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xe0 | (cp >> 12));
+		out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		out[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	out[0] = (char)(0xf0 | (cp >> 18));
+	out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+	out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	out[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+static int jparse_string(struct jparser *jp, char **ret)
+{
+	/* Every escape shrinks or keeps the length: \uXXXX (6) -> at most 3 bytes,
+	 * a surrogate pair (12) -> 4. */
+	const char *start = ++jp->p;
+	char *out, *o;
+
+	while (*jp->p && *jp->p != '"') {
+		if (*jp->p == '\\' && jp->p[1])
+			jp->p++;
+		jp->p++;
+	}
+	if (*jp->p != '"')
+		return -1;
+	out = o = malloc((size_t)(jp->p - start) + 1);
+	if (!out)
+		return -1;
+	for (const char *s = start; s < jp->p; s++) {
+		unsigned cp, lo;
+
+		if ((unsigned char)*s < 0x20)
+			goto bad;
+		if (*s != '\\') {
+			*o++ = *s;
+			continue;
+		}
+		switch (*++s) {
+		case '"': *o++ = '"'; break;
+		case '\\': *o++ = '\\'; break;
+		case '/': *o++ = '/'; break;
+		case 'b': *o++ = '\b'; break;
+		case 'f': *o++ = '\f'; break;
+		case 'n': *o++ = '\n'; break;
+		case 'r': *o++ = '\r'; break;
+		case 't': *o++ = '\t'; break;
+		case 'u':
+			if (s + 4 >= jp->p || hex4(s + 1, &cp) < 0)
+				goto bad;
+			s += 4;
+			if (cp >= 0xd800 && cp < 0xdc00 && s + 6 < jp->p && s[1] == '\\' && s[2] == 'u' &&
+			    hex4(s + 3, &lo) == 0 && lo >= 0xdc00 && lo < 0xe000) {
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+				s += 6;
+			} else if (cp >= 0xd800 && cp < 0xe000) {
+				cp = 0xfffd;
+			}
+			o += utf8_put(o, cp);
+			break;
+		default:
+			goto bad;
+		}
+	}
+	*o = '\0';
+	jp->p++;
+	*ret = out;
+	return 0;
+bad:
+	free(out);
+	return -1;
+}
+
+static int jparse_container(struct jparser *jp, struct jv *ret, bool object)
+{
+	char close = object ? '}' : ']';
+
+	ret->type = object ? J_OBJ : J_ARR;
+	jp->p++;
+	jskip(jp);
+	if (*jp->p == close) {
+		jp->p++;
+		return 0;
+	}
+	for (;;) {
+		struct jv *items = realloc(ret->items, (ret->n + 1) * sizeof(*items));
+		char *key = NULL;
+
+		if (!items)
+			return -1;
+		ret->items = items;
+		if (object) {
+			char **keys = realloc(ret->keys, (ret->n + 1) * sizeof(*keys));
+
+			if (!keys)
+				return -1;
+			ret->keys = keys;
+			jskip(jp);
+			if (*jp->p != '"' || jparse_string(jp, &key) < 0)
+				return -1;
+			jskip(jp);
+			if (*jp->p != ':') {
+				free(key);
+				return -1;
+			}
+			jp->p++;
+			ret->keys[ret->n] = key;
+		}
+		memset(&ret->items[ret->n], 0, sizeof(struct jv));
+		ret->n++;
+		if (jparse_value(jp, &ret->items[ret->n - 1]) < 0)
+			return -1;
+		jskip(jp);
+		if (*jp->p == ',') {
+			jp->p++;
+			continue;
+		}
+		if (*jp->p != close)
+			return -1;
+		jp->p++;
+		return 0;
+	}
+}
+
+static int jparse_value(struct jparser *jp, struct jv *ret)
+{
+	char *end;
+	int r;
+
+	jskip(jp);
+	if (++jp->depth > 16)
+		return -1;
+	switch (*jp->p) {
+	case '{':
+	case '[':
+		r = jparse_container(jp, ret, *jp->p == '{');
+		break;
+	case '"':
+		ret->type = J_STR;
+		r = jparse_string(jp, &ret->str);
+		break;
+	case 'n':
+		ret->type = J_NULL;
+		r = strncmp(jp->p, "null", 4) == 0 ? 0 : -1;
+		jp->p += r == 0 ? 4 : 0;
+		break;
+	case 't':
+	case 'f':
+		ret->type = J_BOOL;
+		ret->b = *jp->p == 't';
+		r = strncmp(jp->p, ret->b ? "true" : "false", ret->b ? 4 : 5) == 0 ? 0 : -1;
+		jp->p += r == 0 ? (ret->b ? 4 : 5) : 0;
+		break;
+	default:
+		ret->type = J_NUM;
+		ret->num = strtod(jp->p, &end);
+		r = end == jp->p ? -1 : 0;
+		jp->p = end;
+		break;
+	}
+	jp->depth--;
+	return r;
+}
+
+static int json_parse(const char *text, struct jv *ret)
+{
+	struct jparser jp = { .p = text };
+	struct jv v = { .type = J_NULL };
+
+	if (jparse_value(&jp, &v) < 0) {
+		jv_free(&v);
+		return -1;
+	}
+	jskip(&jp);
+	if (*jp.p) {
+		jv_free(&v);
+		return -1;
+	}
+	*ret = v;
+	return 0;
+}
+
+static const struct jv *jget(const struct jv *obj, const char *key)
+{
+	if (!obj || obj->type != J_OBJ)
+		return NULL;
+	for (size_t i = 0; i < obj->n; i++)
+		if (strcmp(obj->keys[i], key) == 0)
+			return &obj->items[i];
+	return NULL;
+}
+
+/* A value as short text for the table: strings sanitized, null as "-". */
+static void jtext(const struct jv *v, char *buf, size_t size)
+{
+	if (!v || v->type == J_NULL) {
+		snprintf(buf, size, "-");
+	} else if (v->type == J_STR) {
+		size_t i = 0;
+
+		for (const char *s = v->str; *s && i + 1 < size; s++)
+			buf[i++] = ((unsigned char)*s < ' ' || *s == 0x7f) ? '?' : *s;
+		buf[i] = '\0';
+		if (i == 0)
+			snprintf(buf, size, "-");
+	} else if (v->type == J_NUM) {
+		snprintf(buf, size, "%.15g", v->num);
+	} else if (v->type == J_BOOL) {
+		snprintf(buf, size, "%s", v->b ? "true" : "false");
+	} else {
+		snprintf(buf, size, "?");
+	}
+}
+
+static void jtime(const struct jv *v, char *buf, size_t size)
+{
+	struct tm tm;
+	time_t t;
+
+	if (!v || v->type != J_NUM || v->num < 0 || v->num > 1e12) {
+		snprintf(buf, size, v && v->type == J_NULL ? "never" : "-");
+		return;
+	}
+	t = (time_t)v->num;
+	if (!localtime_r(&t, &tm) || strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(buf, size, "%lld", (long long)t);
+}
+
+static int print_status_table(const char *json)
+{
+	char a[512], b[512], c[512];
+	const struct jv *reqs, *targets;
+	struct jv root = { .type = J_NULL };
+	size_t w_name = 6, w_ver = 7;
+
+	if (json_parse(json, &root) < 0 || root.type != J_OBJ) {
+		warnx_("status: the daemon's reply is not the expected JSON");
+		jv_free(&root);
+		return EXIT_FAILED;
+	}
+	jtext(jget(&root, "version"), a, sizeof(a));
+	jtext(jget(&root, "state"), b, sizeof(b));
+	printf("daemon      updaterd %s, %s\n", a, b);
+	jtime(jget(&root, "last_check"), a, sizeof(a));
+	jtext(jget(&root, "last_result"), b, sizeof(b));
+	printf("last check  %s%s%s%s\n", a, strcmp(b, "-") ? " (" : "", strcmp(b, "-") ? b : "",
+	       strcmp(b, "-") ? ")" : "");
+	jtime(jget(&root, "next_check"), a, sizeof(a));
+	printf("next check  %s\n", strcmp(a, "never") == 0 ? "none scheduled" : a);
+	reqs = jget(&root, "requests");
+	jtext(jget(reqs, "received"), a, sizeof(a));
+	jtext(jget(reqs, "coalesced"), b, sizeof(b));
+	jtext(jget(reqs, "rejected"), c, sizeof(c));
+	printf("requests    %s received, %s coalesced, %s rejected\n", a, b, c);
+
+	targets = jget(&root, "targets");
+	if (targets && targets->type == J_ARR && targets->n > 0) {
+		for (size_t i = 0; i < targets->n; i++) {
+			jtext(jget(&targets->items[i], "name"), a, sizeof(a));
+			jtext(jget(&targets->items[i], "version"), b, sizeof(b));
+			if (strlen(a) > w_name)
+				w_name = strlen(a);
+			if (strlen(b) > w_ver)
+				w_ver = strlen(b);
+		}
+		printf("\n%-*s  %-*s  %-19s  %s\n", (int)w_name, "TARGET", (int)w_ver, "VERSION", "UPDATED", "PATH");
+		for (size_t i = 0; i < targets->n; i++) {
+			const struct jv *t = &targets->items[i];
+			char d[512];
+
+			jtext(jget(t, "name"), a, sizeof(a));
+			jtext(jget(t, "version"), b, sizeof(b));
+			jtime(jget(t, "updated_at"), c, sizeof(c));
+			jtext(jget(t, "path"), d, sizeof(d));
+			printf("%-*s  %-*s  %-19s  %s\n", (int)w_name, a, (int)w_ver, b, c, d);
+			jtext(jget(t, "last_error"), d, sizeof(d));
+			if (strcmp(d, "-") != 0)
+				printf("%-*s  last error: %s\n", (int)w_name, "", d);
+		}
+	}
+	jv_free(&root);
+	return flush_stdout() < 0 ? EXIT_FAILED : 0;
+}
+
+static int cmd_status(int fd, bool json, const sigset_t *waitmask)
+{
+	char *buf = malloc(DGRAM_MAX);
+	int ret;
+
+	if (!buf) {
+		warnx_("%s", strerror(ENOMEM));
+		return EXIT_FAILED;
+	}
+	ctl_send(fd, "status");
+	ctl_reply(fd, buf, DGRAM_MAX, waitmask);
+	if (buf[0] != '{') {
+		ret = fail_reply("status", buf);
+	} else if (json) {
+		print_safe(stdout, buf);
+		ret = flush_stdout() < 0 ? EXIT_FAILED : 0;
+	} else {
+		ret = print_status_table(buf);
+	}
+	free(buf);
+	return ret;
+}
+
+/* ---- watch, rollback --------------------------------------------------- */
+
+static int cmd_watch(int fd, const sigset_t *waitmask)
+{
+	char *buf = malloc(DGRAM_MAX);
+	int ret = 0;
+
+	if (!buf) {
+		warnx_("%s", strerror(ENOMEM));
+		return EXIT_FAILED;
+	}
+	ctl_send(fd, "subscribe");
+	ctl_reply(fd, buf, DGRAM_MAX, waitmask);
+	if (strcmp(buf, "ok") != 0) {
+		ret = fail_reply("subscribe", buf);
+		free(buf);
+		return ret;
+	}
+	for (;;) {
+		ssize_t n = ctl_recv(fd, buf, DGRAM_MAX, -1, waitmask);
+
+		if (n == -EINTR)
+			break;
+		if (n < 0) {
+			warnx_("watching the daemon at '%s': %s", socket_path, strerror((int)-n));
+			ret = EXIT_FAILED;
+			break;
+		}
+		print_safe(stdout, buf);
+		if (flush_stdout() < 0) {
+			ret = EXIT_FAILED;
+			break;
+		}
+	}
+	(void)send(fd, "unsubscribe", 11, MSG_DONTWAIT | MSG_NOSIGNAL);
+	free(buf);
+	return ret;
+}
+
+static int cmd_rollback(int fd, const char *target, const sigset_t *waitmask)
+{
+	char req[REQUEST_MAX + 1], buf[1024];
+	char what[REQUEST_MAX + 16];
+
+	if (snprintf(req, sizeof(req), "rollback %s", target) > REQUEST_MAX) {
+		warnx_("rollback: target name too long");
+		return EXIT_USAGE;
+	}
+	ctl_send(fd, req);
+	ctl_reply(fd, buf, sizeof(buf), waitmask);
+	if (!has_prefix(buf, "ok")) {
+		snprintf(what, sizeof(what), "rollback %s", target);
+		return fail_reply(what, buf);
+	}
+	print_safe(stdout, buf);
+	return flush_stdout() < 0 ? EXIT_FAILED : 0;
+}
+
+static bool parse_seconds(const char *s, double *ret)
+{
+	char *end;
+	double v;
+
+	if (!s || !*s || *s == '-')
+		return false;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || !isfinite(v) || v < 0 || v > 1e7)
+		return false;
+	*ret = v;
+	return true;
+}
+
+int main(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	sigset_t waitmask;
+	const char *cmd;
+	int c, fd;
+
+	/* '+': options end at the command, which has its own. */
+	while ((c = getopt_long(argc, argv, "+s:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			socket_path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("updaterctl %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (!socket_path) {
+		socket_path = getenv("UPDATER_SOCKET");
+		if (!socket_path || !*socket_path)
+			socket_path = UPDATER_DEFAULT_SOCKET;
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[optind];
+	argc -= optind + 1;
+	argv += optind + 1;
+
+	if (strcmp(cmd, "check") == 0) {
+		bool wait = false;
+		double wait_sec = WAIT_DEFAULT_SEC;
+
+		for (int i = 0; i < argc; i++) {
+			if (strcmp(argv[i], "--wait") == 0 || strcmp(argv[i], "-w") == 0) {
+				wait = true;
+				if (i + 1 < argc && parse_seconds(argv[i + 1], &wait_sec))
+					i++;
+			} else if (has_prefix(argv[i], "--wait=")) {
+				wait = true;
+				if (!parse_seconds(argv[i] + 7, &wait_sec))
+					goto bad_usage;
+			} else {
+				goto bad_usage;
+			}
+		}
+		setup_signals(&waitmask);
+		fd = ctl_connect();
+		return cmd_check(fd, wait, wait_sec, &waitmask);
+	}
+	if (strcmp(cmd, "status") == 0) {
+		bool json = false;
+
+		for (int i = 0; i < argc; i++) {
+			if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-j") == 0)
+				json = true;
+			else
+				goto bad_usage;
+		}
+		setup_signals(&waitmask);
+		fd = ctl_connect();
+		return cmd_status(fd, json, &waitmask);
+	}
+	if (strcmp(cmd, "watch") == 0) {
+		if (argc != 0)
+			goto bad_usage;
+		setup_signals(&waitmask);
+		fd = ctl_connect();
+		return cmd_watch(fd, &waitmask);
+	}
+	if (strcmp(cmd, "rollback") == 0) {
+		if (argc != 1 || !*argv[0])
+			goto bad_usage;
+		setup_signals(&waitmask);
+		fd = ctl_connect();
+		return cmd_rollback(fd, argv[0], &waitmask);
+	}
+	if (strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	warnx_("unknown command '%s'", cmd);
+bad_usage:
+	usage(stderr);
+	return EXIT_USAGE;
+}
