@@ -1,1 +1,24 @@
-# rules for the run area
+# updater-run: the supervisor (and container PID 1) that restarts programs
+# into new versions. It links nothing of the project: it must run alone.
+bin_PROGRAMS += updater-run
+updater_run_SOURCES = \
+	client/updater-run.c client/run.h \
+	client/run-log.c client/run-signal.c client/run-tree.c \
+	client/run-listen.c client/run-notify.c client/run-watch.c
+
+dist_man_MANS += man/updater-run.1
+
+RUN_TESTS = \
+	tests/integration/run-exit.sh \
+	tests/integration/run-reap.sh \
+	tests/integration/run-signals.sh \
+	tests/integration/run-listen.sh \
+	tests/integration/run-update.sh \
+	tests/integration/run-notify.sh \
+	tests/integration/run-restart.sh
+TESTS += $(RUN_TESTS)
+EXTRA_DIST += $(RUN_TESTS) \
+	tests/integration/run-lib.sh \
+	tests/integration/run-server.py \
+	tests/integration/run-load.py \
+	bench/restart.sh

@@ -1,0 +1,419 @@
+/* run-tree.c - see run.h: the processes under updater-run. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "run.h"
+
+/* Longest parent chain followed before giving up (a loop cannot exist, but
+ * a process may die and its PID be reused while we walk). */
+#define CHAIN_MAX 4096
+
+static int read_file_at(int dirfd, const char *name, char *buf, size_t size)
+{
+	ssize_t n;
+	size_t len = 0;
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return -errno;
+	while (len + 1 < size) {
+		n = read(fd, buf + len, size - 1 - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			n = -errno;
+			(void)close(fd);
+			return (int)n;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	(void)close(fd);
+	return (int)len;
+}
+
+/* The parent of PID from /proc/PID/stat: "pid (comm) state ppid ...", where
+ * comm may hold spaces and parentheses, so the fields start after the last
+ * ')'. */
+static pid_t proc_ppid(pid_t pid)
+{
+	char path[64], buf[1024];
+	const char *p;
+	long ppid;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_file_at(AT_FDCWD, path, buf, sizeof(buf)) <= 0)
+		return -1;
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %ld", &ppid) != 1)
+		return -1;
+	return (pid_t)ppid;
+}
+
+/* ---- cgroup v2 ---------------------------------------------------------- */
+
+/* Undo the octal escapes (\040 for a space...) of /proc/self/mountinfo. */
+static void unescape_octal(char *s)
+{
+	char *w = s;
+
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 4;
+		} else {
+			*w++ = *s++;
+		}
+	}
+	*w = '\0';
+}
+
+/* Where our own cgroup v2 directory is: the unified hierarchy's line of
+ * /proc/self/cgroup ("0::/path") under the mount point of the cgroup2 file
+ * system (which is /sys/fs/cgroup or, on hybrid systems, .../unified). */
+static int cgroup_own_dir(char **ret)
+{
+	char buf[4096], own[4096], line[4096], root[4096], mnt[4096];
+	const char *rel;
+	char *p, *sep, *dir;
+	FILE *f;
+	bool found = false;
+
+	if (read_file_at(AT_FDCWD, "/proc/self/cgroup", buf, sizeof(buf)) <= 0)
+		return -ENOENT;
+	p = strstr(buf, "0::");
+	if (!p || (p != buf && p[-1] != '\n'))
+		return -ENOENT;
+	p += 3;
+	(void)snprintf(own, sizeof(own), "%.*s", (int)strcspn(p, "\n"), p);
+	if (own[0] != '/')
+		return -ENOENT;
+
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		sep = strstr(line, " - ");
+		if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
+			continue;
+		*sep = '\0';
+		if (sscanf(line, "%*s %*s %*s %4095s %4095s", root, mnt) != 2)
+			continue;
+		unescape_octal(root);
+		unescape_octal(mnt);
+		found = true;
+		break;
+	}
+	(void)fclose(f);
+	if (!found)
+		return -ENOENT;
+
+	/* The mount may show a subtree (inside a cgroup namespace, or a bind
+	 * mount): our path must lie under its root. */
+	if (strcmp(root, "/") == 0) {
+		rel = own;
+	} else {
+		size_t n = strlen(root);
+
+		if (strncmp(own, root, n) != 0 || (own[n] != '/' && own[n] != '\0'))
+			return -ENOENT;
+		rel = own + n;
+	}
+	if (asprintf(&dir, "%s%s", mnt, strcmp(rel, "/") == 0 ? "" : rel) < 0)
+		return -ENOMEM;
+	*ret = dir;
+	return 0;
+}
+
+static int cgroup_create(struct tree *t)
+{
+	char *parent = NULL, *path = NULL;
+	uint8_t rnd[4];
+	int r, i, dirfd = -1, procs = -1;
+
+	r = cgroup_own_dir(&parent);
+	if (r < 0)
+		return r;
+	for (i = 0; i < 8; i++) {
+		if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd)) {
+			rnd[0] = (uint8_t)i;
+			rnd[1] = rnd[2] = rnd[3] = 0;
+		}
+		free(path);
+		if (asprintf(&path, "%s/updater-run.%d.%02x%02x%02x%02x", parent, (int)t->self,
+			     rnd[0], rnd[1], rnd[2], rnd[3]) < 0) {
+			path = NULL;
+			r = -ENOMEM;
+			goto fail;
+		}
+		if (mkdir(path, 0755) == 0)
+			break;
+		r = -errno;
+		if (r != -EEXIST)
+			goto fail;
+	}
+	if (i == 8)
+		goto fail;
+	dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		r = -errno;
+		goto fail_rmdir;
+	}
+	/* cgroup.kill (Linux 5.14) is what makes the kill exact. */
+	if (faccessat(dirfd, "cgroup.kill", W_OK, 0) < 0) {
+		r = -errno;
+		goto fail_rmdir;
+	}
+	procs = openat(dirfd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+	if (procs < 0) {
+		r = -errno;
+		goto fail_rmdir;
+	}
+	t->cgroup_dir_fd = dirfd;
+	t->cgroup_procs_fd = procs;
+	t->cgroup_path = path;
+	free(parent);
+	return 0;
+
+fail_rmdir:
+	if (dirfd >= 0)
+		(void)close(dirfd);
+	(void)rmdir(path);
+fail:
+	log_debug("no cgroup of its own for the tree (under '%s'): %s", parent, strerror(-r));
+	free(path);
+	free(parent);
+	return r;
+}
+
+int tree_init(struct tree *t, bool no_cgroup)
+{
+	char buf[32];
+	ssize_t n;
+
+	t->self = getpid();
+	t->pid1 = t->self == 1;
+	t->cgroup_dir_fd = -1;
+	t->cgroup_procs_fd = -1;
+	t->cgroup_path = NULL;
+
+	/* /proc may belong to another PID namespace (unshare --pid without
+	 * --mount-proc): a walk would then follow the wrong parents. */
+	n = readlink("/proc/self", buf, sizeof(buf) - 1);
+	if (n > 0) {
+		buf[n] = '\0';
+		t->proc_ok = atoi(buf) == (int)t->self;
+	} else {
+		t->proc_ok = false;
+	}
+	if (!t->proc_ok)
+		log_debug("/proc does not show our PID namespace: no process walk");
+
+	if (!t->pid1 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		return -errno;
+	/* As PID 1, kill(-1) already reaches exactly the tree. */
+	if (!t->pid1 && !no_cgroup)
+		(void)cgroup_create(t);
+	if (t->cgroup_path)
+		log_debug("the tree runs in cgroup '%s'", t->cgroup_path);
+	return 0;
+}
+
+void tree_done(struct tree *t)
+{
+	if (t->cgroup_procs_fd >= 0)
+		(void)close(t->cgroup_procs_fd);
+	if (t->cgroup_dir_fd >= 0)
+		(void)close(t->cgroup_dir_fd);
+	if (t->cgroup_path && rmdir(t->cgroup_path) < 0)
+		log_debug("cannot remove cgroup '%s': %m", t->cgroup_path);
+	free(t->cgroup_path);
+	t->cgroup_procs_fd = t->cgroup_dir_fd = -1;
+	t->cgroup_path = NULL;
+}
+
+void tree_child_enter(const struct tree *t)
+{
+	/* Async-signal-safe: runs between fork and exec. Failing leaves the
+	 * process in our cgroup, where the /proc walk still finds it. */
+	if (t->cgroup_procs_fd >= 0)
+		(void)!write(t->cgroup_procs_fd, "0", 1);
+}
+
+/* ---- killing ------------------------------------------------------------ */
+
+struct proc_entry {
+	pid_t pid;
+	pid_t ppid;
+};
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct proc_entry *x = a, *y = b;
+
+	return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+/* Every process of /proc with its parent, sorted by PID. */
+static int proc_snapshot(struct proc_entry **ret, size_t *ret_n)
+{
+	struct proc_entry *v = NULL, *nv;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+	char *end;
+	long pid;
+	pid_t ppid;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		pid = strtol(de->d_name, &end, 10);
+		if (*end)
+			continue;
+		ppid = proc_ppid((pid_t)pid);
+		if (ppid < 0)
+			continue; /* gone meanwhile */
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				free(v);
+				(void)closedir(d);
+				return -ENOMEM;
+			}
+			v = nv;
+		}
+		v[n].pid = (pid_t)pid;
+		v[n].ppid = ppid;
+		n++;
+	}
+	(void)closedir(d);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_entry);
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+static bool snapshot_descends(const struct proc_entry *v, size_t n, pid_t pid, pid_t self)
+{
+	struct proc_entry key, *e;
+	int depth;
+
+	for (depth = 0; depth < CHAIN_MAX; depth++) {
+		key.pid = pid;
+		e = bsearch(&key, v, n, sizeof(*v), cmp_entry);
+		if (!e)
+			return false;
+		if (e->ppid == self)
+			return true;
+		if (e->ppid <= 1)
+			return false;
+		pid = e->ppid;
+	}
+	return false;
+}
+
+static int kill_walk(const struct tree *t, int sig)
+{
+	struct proc_entry *v = NULL;
+	size_t n = 0, i;
+	int count = 0;
+
+	if (proc_snapshot(&v, &n) < 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (v[i].pid == t->self || !snapshot_descends(v, n, v[i].pid, t->self))
+			continue;
+		if (kill(v[i].pid, sig) == 0)
+			count++;
+	}
+	free(v);
+	return count;
+}
+
+static int kill_cgroup(const struct tree *t, int sig)
+{
+	char buf[65536], *p, *end;
+	long pid;
+	int count = 0, fd;
+
+	if (sig == SIGKILL) {
+		fd = openat(t->cgroup_dir_fd, "cgroup.kill", O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			if (write(fd, "1", 1) == 1)
+				count++;
+			(void)close(fd);
+		}
+		return count;
+	}
+	/* A tree larger than the buffer is still reached by the walk. */
+	if (read_file_at(t->cgroup_dir_fd, "cgroup.procs", buf, sizeof(buf)) < 0)
+		return 0;
+	for (p = buf; *p; p = end) {
+		pid = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		if (pid > 0 && pid != t->self && kill((pid_t)pid, sig) == 0)
+			count++;
+		while (*end == '\n')
+			end++;
+	}
+	return count;
+}
+
+int tree_kill(const struct tree *t, pid_t pgid, int sig)
+{
+	int count = 0;
+
+	if (t->pid1) {
+		/* Every process of the namespace but ourselves. */
+		(void)kill(-1, sig);
+		return 0;
+	}
+	if (pgid > 0)
+		(void)kill(-pgid, sig);
+	if (t->cgroup_dir_fd >= 0)
+		count += kill_cgroup(t, sig);
+	if (t->proc_ok)
+		count += kill_walk(t, sig);
+	return count;
+}
+
+bool tree_has_children(void)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0 || errno != ECHILD;
+}
+
+bool tree_contains(const struct tree *t, pid_t pid)
+{
+	int depth;
+
+	if (t->pid1 || !t->proc_ok)
+		return true;
+	for (depth = 0; depth < CHAIN_MAX && pid > 1; depth++) {
+		if (pid == t->self)
+			return depth > 0;
+		pid = proc_ppid(pid);
+	}
+	return false;
+}

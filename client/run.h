@@ -1,0 +1,169 @@
+/*
+ * run.h - the modules of updater-run, the supervisor that restarts programs
+ * into new versions.
+ *
+ *   updater-run.c   options, the event loop, starting a generation of PROGRAM
+ *   run-log.c       "updater-run: " lines on stderr
+ *   run-signal.c    signal names <-> numbers
+ *   run-tree.c      the tree of processes under updater-run: reap, kill, cgroup
+ *   run-listen.c    --listen sockets, handed to every start as LISTEN_FDS
+ *   run-notify.c    the NOTIFY_SOCKET a program sends READY=1 to
+ *   run-watch.c     --restart-on-update: inotify and updaterd notifications
+ *
+ * Functions return 0 (or a count or a descriptor) on success and a negative
+ * errno value on failure; output parameters are named ret_* and are left
+ * untouched on failure. Only the log module and the event loop print.
+ */
+#ifndef UPDATER_RUN_H
+#define UPDATER_RUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+/* ---- run-log.c ---------------------------------------------------------- */
+
+enum run_log_level {
+	RUN_LOG_ERR,
+	RUN_LOG_WARN,
+	RUN_LOG_NOTICE, /* printed by default: restarts, failures */
+	RUN_LOG_INFO,   /* printed with -v */
+	RUN_LOG_DEBUG,  /* printed with -v */
+};
+
+void run_log_set_verbose(bool verbose);
+bool run_log_is_verbose(void);
+/* Print "updater-run: [error: |warning: ]MESSAGE\n" to stderr; keeps errno. */
+void run_log(enum run_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_err(...) run_log(RUN_LOG_ERR, __VA_ARGS__)
+#define log_warn(...) run_log(RUN_LOG_WARN, __VA_ARGS__)
+#define log_notice(...) run_log(RUN_LOG_NOTICE, __VA_ARGS__)
+#define log_info(...) run_log(RUN_LOG_INFO, __VA_ARGS__)
+#define log_debug(...) run_log(RUN_LOG_DEBUG, __VA_ARGS__)
+
+/* ---- run-signal.c ------------------------------------------------------- */
+
+/* "TERM", "SIGTERM", "sigterm" or "15" -> 15; -EINVAL for anything else. */
+int signal_from_string(const char *s);
+/* 15 -> "SIGTERM"; an unnamed signal -> "signal N" in a static buffer. */
+const char *signal_to_string(int sig);
+
+/* ---- run-tree.c --------------------------------------------------------- */
+
+/*
+ * Every process that starts under updater-run ends as its child: PROGRAM is
+ * forked by it, and every orphan below is reparented to it, because it is
+ * PID 1 of its namespace or a child subreaper. So the tree is empty exactly
+ * when updater-run has no child left, and killing "every descendant" means:
+ *
+ *   - as PID 1: kill(-1), which reaches every process of the namespace;
+ *   - otherwise: PROGRAM's process group, the members of a cgroup of its own
+ *     when cgroup v2 is writable (exact: cgroup.kill), and every process whose
+ *     parent chain in /proc leads to updater-run (catches those that called
+ *     setsid and left the group, when there is no cgroup).
+ */
+struct tree {
+	pid_t self;
+	bool pid1;          /* updater-run is PID 1: kill(-1) is exact */
+	bool proc_ok;       /* /proc shows our PID namespace: the walk is valid */
+	int cgroup_dir_fd;  /* our own cgroup, or -1 */
+	int cgroup_procs_fd; /* its cgroup.procs opened for writing, or -1 */
+	char *cgroup_path;
+};
+
+/* Become PID 1 or a subreaper, check /proc, and (unless no_cgroup, or as
+ * PID 1) try to create a cgroup for the tree. Failures to create the cgroup
+ * are not errors: they are logged at debug level. */
+int tree_init(struct tree *t, bool no_cgroup);
+/* Remove the cgroup (it must be empty: call once the tree is). */
+void tree_done(struct tree *t);
+/* In the child, before exec: move the calling process into the cgroup. */
+void tree_child_enter(const struct tree *t);
+/* Signal every descendant (see above); pgid is PROGRAM's group or 0.
+ * Returns how many processes were signalled outside the group walk (for
+ * logs); the group itself is always signalled. */
+int tree_kill(const struct tree *t, pid_t pgid, int sig);
+/* True while updater-run has a child, exited or not (does not reap). */
+bool tree_has_children(void);
+/* True when PID is a descendant of updater-run (walking /proc), or when that
+ * cannot be known (no usable /proc). */
+bool tree_contains(const struct tree *t, pid_t pid);
+
+/* ---- run-listen.c ------------------------------------------------------- */
+
+#define LISTEN_NAME_MAX 255
+
+struct listen_sock {
+	char *spec;      /* as given, without the NAME= part */
+	char *name;      /* for LISTEN_FDNAMES: never contains ':' */
+	char *unix_path; /* a filesystem socket we created and unlink at exit */
+	int fd;
+};
+
+/* Check "[NAME=]tcp:HOST:PORT" or "[NAME=]unix:PATH" and fill *ret (fd -1).
+ * -EINVAL with *ret_why set to a reason for people on a bad spec. */
+int listen_parse(const char *arg, struct listen_sock *ret, const char **ret_why);
+/* Create, bind and listen. -errno, with *ret_what naming the failed step. */
+int listen_open(struct listen_sock *l, const char **ret_what);
+/* Adopt sockets a service manager passed to updater-run itself (LISTEN_PID
+ * is our pid): *ret_socks is a new array of *ret_n entries (maybe 0). */
+int listen_adopt(struct listen_sock **ret_socks, size_t *ret_n);
+void listen_close(struct listen_sock *l);
+
+/* ---- run-notify.c ------------------------------------------------------- */
+
+/* A datagram socket on a random abstract address, credentials on. The
+ * NOTIFY_SOCKET value ("@...") is written to ret_addr (size len). */
+int notify_open(char *ret_addr, size_t len);
+
+struct notify_msg {
+	pid_t pid;       /* the sender, from SCM_CREDENTIALS; 0 when absent */
+	bool ready;      /* READY=1 */
+	bool stopping;   /* STOPPING=1 */
+	char status[128]; /* STATUS=..., "" when absent */
+};
+
+/* Read one datagram (non-blocking). 1 with *ret filled, 0 when nothing is
+ * queued, -errno on error. Any descriptor passed along is closed. */
+int notify_receive(int fd, struct notify_msg *ret);
+
+/* ---- run-watch.c -------------------------------------------------------- */
+
+/*
+ * Noticing that PROGRAM's file was replaced: inotify on its directory (and,
+ * for a symlink, on the directory of the file it points to), and a
+ * subscription to updaterd's control socket when there is one. Either only
+ * says "look again": the decision is always the same comparison of the
+ * device and inode now at the path with those of the started file.
+ */
+struct watch {
+	const char *path;   /* absolute */
+	int inotify_fd;     /* or -1 */
+	int sub_fd;         /* subscription to updaterd, or -1 */
+	bool have_started;
+	dev_t dev;          /* of the file last started */
+	ino_t ino;
+};
+
+int watch_open(struct watch *w, const char *path);
+/* Subscribe to updaterd's control socket (UPDATER_SOCKET or the default)
+ * if it exists. 0 when subscribed, -errno otherwise (not fatal). */
+int watch_subscribe(struct watch *w);
+void watch_close(struct watch *w);
+/* Remember the file at the path as the running one (call before a start). */
+void watch_note_started(struct watch *w);
+/* Drain the descriptor; true when the file at the path is now another one,
+ * complete (a regular, executable file). */
+bool watch_handle_inotify(struct watch *w);
+bool watch_handle_sub(struct watch *w);
+bool watch_changed(const struct watch *w);
+
+/* ---- updater-run.c helpers shared with modules -------------------------- */
+
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t run_now_ms(void);
+
+#endif

@@ -1,0 +1,1121 @@
+/*
+ * updater-run - a supervisor, and PID 1 for containers, that restarts
+ * PROGRAM into a new version without refusing a connection.
+ *
+ *   updater-run [OPTIONS] -- PROGRAM [ARG...]
+ *
+ * One loop waits, with the nearest deadline as its timeout, for signals (a
+ * signalfd: every signal we handle is blocked, so a signal is an event like
+ * any other), READY=1 on the notify socket, and news of a new file. The
+ * supervised tree moves through three phases:
+ *
+ *   RUNNING   a generation of PROGRAM runs (maybe not ready yet)
+ *   STOPPING  the tree got --stop-signal; SIGKILL follows after --grace; it
+ *             ends when updater-run has no child left, then comes what was
+ *             decided: exit, start again now, or start again after a backoff
+ *   WAITING   the backoff before the next start
+ *
+ * Listening sockets (--listen) belong to updater-run for its whole life, so
+ * connections that arrive while no generation accepts wait in their backlog.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "run.h"
+
+#define EXIT_USAGE 2
+#define EXIT_CANNOT_EXEC 126
+#define EXIT_NOT_FOUND 127
+
+#define BACKOFF_MAX_S 60
+#define BACKOFF_RESET_MS (60 * 1000)
+/* After SIGKILL, the kill is repeated this often until the tree is empty, in
+ * case a process forked while the first one went out. */
+#define REKILL_MS 1000
+
+extern char **environ;
+
+enum restart_policy { RESTART_NO, RESTART_ON_FAILURE, RESTART_ALWAYS };
+enum phase { PHASE_RUNNING, PHASE_STOPPING, PHASE_WAITING, PHASE_DONE };
+enum next { NEXT_EXIT, NEXT_START, NEXT_BACKOFF };
+
+struct options {
+	int64_t grace_ms;
+	int stop_signal;
+	enum restart_policy restart;
+	bool restart_on_update;
+	bool notify;
+	int64_t ready_timeout_ms;
+	bool no_cgroup;
+	struct listen_sock *listens;
+	size_t n_listens;
+	char **argv; /* PROGRAM [ARG...] */
+};
+
+struct run {
+	struct options o;
+	char *path;            /* PROGRAM, absolute */
+	char **envp;           /* the environment of every start */
+	char *listen_pid_slot; /* the value of LISTEN_PID= in envp, set by the child */
+	int *child_fds;        /* scratch for the child: n_listens entries */
+	bool take_tty;         /* hand the terminal's foreground to PROGRAM */
+	struct tree tree;
+	struct watch watch;
+	int sfd;
+	int notify_fd;
+
+	enum phase phase;
+	enum next next;          /* what follows STOPPING */
+	pid_t main_pid;          /* PROGRAM while it runs, else 0 */
+	pid_t pgid;              /* PROGRAM's group, for leftovers once it is gone */
+	unsigned generation;
+	bool ready;
+	bool exec_failed;
+	bool terminating;        /* SIGTERM/SIGINT/SIGQUIT: no more starts */
+	bool killed;             /* SIGKILL went out in this stop */
+	int64_t started_at, exited_at;
+	int64_t kill_at, ready_at, start_at; /* deadlines, 0 when unset */
+	char why[160];           /* why the current generation replaced the last */
+	int last_code;           /* PROGRAM's last exit code, -1 before any */
+	int exit_override;       /* -1, or updater-run's own failure code */
+	unsigned backoff_s;
+};
+
+int64_t run_now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+	(void)fprintf(f,
+		"Usage: updater-run [OPTIONS] [--] PROGRAM [ARG...]\n"
+		"\n"
+		"Run PROGRAM, reap every process under it, forward signals to it, and\n"
+		"restart it into a new version on SIGHUP or when its file is replaced.\n"
+		"\n"
+		"  -g, --grace SECONDS        time between the stop signal and SIGKILL (10)\n"
+		"  -s, --stop-signal SIGNAL   signal that stops the tree (SIGTERM)\n"
+		"  -r, --restart POLICY       no, on-failure or always: start PROGRAM again\n"
+		"                             when it exits (backoff 1 s doubling to 60 s)\n"
+		"  -u, --restart-on-update    restart when PROGRAM's file is replaced\n"
+		"  -l, --listen [NAME=]SPEC   open tcp:HOST:PORT or unix:PATH once and pass\n"
+		"                             it to every start (LISTEN_FDS); repeatable\n"
+		"  -n, --notify               give PROGRAM a NOTIFY_SOCKET; a start counts\n"
+		"                             once it sends READY=1\n"
+		"      --ready-timeout SECONDS  how long to wait for READY=1 (30)\n"
+		"      --no-cgroup            never put the tree in a cgroup of its own\n"
+		"  -v, --verbose              log every step\n"
+		"  -h, --help                 show this help\n"
+		"  -V, --version              show the version\n"
+		"\n"
+		"Exit status: PROGRAM's; 128+N when signal N killed it; 126 when it cannot\n"
+		"be executed; 127 when it is not found; 2 for a usage error; 1 when\n"
+		"updater-run itself fails or PROGRAM never became ready.\n"
+		"See updater-run(1).\n");
+}
+
+static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	(void)fprintf(stderr, "updater-run: %s\nTry 'updater-run --help'.\n", msg);
+	return -EINVAL;
+}
+
+/* SECONDS: a decimal number, optionally followed by "s". */
+static int parse_seconds(const char *s, int64_t *ret_ms)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || errno || !isfinite(v) || v < 0 || v > 31536000.0)
+		return -EINVAL;
+	if (*end == 's')
+		end++;
+	if (*end)
+		return -EINVAL;
+	*ret_ms = (int64_t)(v * 1000.0 + 0.5);
+	return 0;
+}
+
+static int add_listen(struct options *o, const char *arg)
+{
+	struct listen_sock l, *v;
+	const char *why = "invalid";
+	int r;
+
+	r = listen_parse(arg, &l, &why);
+	if (r == -EINVAL) {
+		(void)fprintf(stderr, "updater-run: bad --listen '%s': %s\nTry 'updater-run --help'.\n",
+			      arg, why);
+		return r;
+	}
+	if (r < 0)
+		return r;
+	v = realloc(o->listens, (o->n_listens + 1) * sizeof(*v));
+	if (!v) {
+		listen_close(&l);
+		return -ENOMEM;
+	}
+	v[o->n_listens++] = l;
+	o->listens = v;
+	return 0;
+}
+
+/* 0 to go on, 1 when --help or --version was handled, -EINVAL on a usage
+ * error (already reported), another -errno on failure. */
+static int parse_options(int argc, char *argv[], struct options *o)
+{
+	enum { OPT_READY_TIMEOUT = 256, OPT_NO_CGROUP };
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "grace", required_argument, NULL, 'g' },
+		{ "stop-signal", required_argument, NULL, 's' },
+		{ "restart", required_argument, NULL, 'r' },
+		{ "restart-on-update", no_argument, NULL, 'u' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "notify", no_argument, NULL, 'n' },
+		{ "ready-timeout", required_argument, NULL, OPT_READY_TIMEOUT },
+		{ "no-cgroup", no_argument, NULL, OPT_NO_CGROUP },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, r;
+
+	o->grace_ms = 10000;
+	o->stop_signal = SIGTERM;
+	o->restart = RESTART_NO;
+	o->ready_timeout_ms = 30000;
+
+	opterr = 0;
+	/* '+': options end at PROGRAM, so its own options stay its own. */
+	while ((c = getopt_long(argc, argv, "+:hVvg:s:r:ul:n", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			usage(stdout);
+			return 1;
+		case 'V':
+			(void)printf("updater-run %s\n", PACKAGE_VERSION);
+			return 1;
+		case 'v':
+			run_log_set_verbose(true);
+			break;
+		case 'g':
+			if (parse_seconds(optarg, &o->grace_ms) < 0)
+				return usage_error("bad --grace '%s': expected seconds", optarg);
+			break;
+		case 's':
+			r = signal_from_string(optarg);
+			if (r < 0 || r == SIGSTOP)
+				return usage_error("bad --stop-signal '%s': expected a signal name or number", optarg);
+			o->stop_signal = r;
+			break;
+		case 'r':
+			if (strcmp(optarg, "no") == 0)
+				o->restart = RESTART_NO;
+			else if (strcmp(optarg, "on-failure") == 0)
+				o->restart = RESTART_ON_FAILURE;
+			else if (strcmp(optarg, "always") == 0)
+				o->restart = RESTART_ALWAYS;
+			else
+				return usage_error("bad --restart '%s': expected no, on-failure or always", optarg);
+			break;
+		case 'u':
+			o->restart_on_update = true;
+			break;
+		case 'l':
+			r = add_listen(o, optarg);
+			if (r < 0)
+				return r;
+			break;
+		case 'n':
+			o->notify = true;
+			break;
+		case OPT_READY_TIMEOUT:
+			if (parse_seconds(optarg, &o->ready_timeout_ms) < 0 || o->ready_timeout_ms == 0)
+				return usage_error("bad --ready-timeout '%s': expected seconds", optarg);
+			break;
+		case OPT_NO_CGROUP:
+			o->no_cgroup = true;
+			break;
+		case ':':
+			return usage_error("option '%s' needs an argument", argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return usage_error("%s", "no PROGRAM given");
+	o->argv = argv + optind;
+	return 0;
+}
+
+/* ---- PROGRAM and its environment ---------------------------------------- */
+
+/* The absolute path PROGRAM runs from, found like execvp does: a name
+ * without '/' is looked up in PATH. -ENOENT when it is nowhere. Watching for
+ * updates needs the path, and a relative one would change meaning if
+ * PROGRAM's directory were replaced. */
+static int resolve_program(const char *name, char **ret)
+{
+	const char *path = getenv("PATH"), *p, *colon;
+	char *cand = NULL, *cwd, *denied = NULL;
+	struct stat st;
+	size_t len;
+
+	if (strchr(name, '/')) {
+		if (name[0] == '/')
+			cand = strdup(name);
+		else if ((cwd = getcwd(NULL, 0))) {
+			if (asprintf(&cand, "%s/%s", cwd, name) < 0)
+				cand = NULL;
+			free(cwd);
+		}
+		if (!cand)
+			return -ENOMEM;
+		*ret = cand;
+		return 0;
+	}
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (p = path; p; p = *colon ? colon + 1 : NULL) {
+		colon = p + strcspn(p, ":");
+		len = (size_t)(colon - p);
+		if (len == 0) {
+			p = ".";
+			len = 1;
+		}
+		if (asprintf(&cand, "%.*s/%s", (int)len, p, name) < 0)
+			return -ENOMEM;
+		if (cand[0] != '/') {
+			/* A relative PATH entry: anchor it now. */
+			char *abs = NULL;
+
+			cwd = getcwd(NULL, 0);
+			if (cwd && asprintf(&abs, "%s/%s", cwd, cand) < 0)
+				abs = NULL;
+			free(cwd);
+			free(cand);
+			if (!abs)
+				return -ENOMEM;
+			cand = abs;
+		}
+		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (access(cand, X_OK) == 0) {
+				free(denied);
+				*ret = cand;
+				return 0;
+			}
+			/* Like execvp: a file that exists but cannot run is
+			 * reported (as 126) if nothing better is found. */
+			if (!denied) {
+				denied = cand;
+				cand = NULL;
+			}
+		}
+		free(cand);
+		cand = NULL;
+		if (!*colon)
+			break;
+	}
+	if (denied) {
+		*ret = denied;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static bool env_is_ours(const char *e)
+{
+	return strncmp(e, "LISTEN_FDS=", 11) == 0 || strncmp(e, "LISTEN_PID=", 11) == 0 ||
+	       strncmp(e, "LISTEN_FDNAMES=", 15) == 0 || strncmp(e, "NOTIFY_SOCKET=", 14) == 0;
+}
+
+/* The environment every start gets: ours, minus what a service manager may
+ * have meant for updater-run itself, plus LISTEN_* and NOTIFY_SOCKET. The
+ * LISTEN_PID value can only be written in the child, after fork. */
+static int build_env(struct run *r, const char *notify_addr)
+{
+	size_t n = 0, i, k = 0, names_len = 1;
+	char **env, *names, *s;
+
+	while (environ[n])
+		n++;
+	env = calloc(n + 5, sizeof(*env));
+	if (!env)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		if (!env_is_ours(environ[i]))
+			env[k++] = environ[i];
+	if (r->o.n_listens) {
+		for (i = 0; i < r->o.n_listens; i++)
+			names_len += strlen(r->o.listens[i].name) + 1;
+		names = malloc(names_len);
+		if (!names)
+			goto oom;
+		names[0] = '\0';
+		for (i = 0; i < r->o.n_listens; i++) {
+			if (i)
+				(void)strcat(names, ":");
+			(void)strcat(names, r->o.listens[i].name);
+		}
+		if (asprintf(&s, "LISTEN_FDNAMES=%s", names) < 0) {
+			free(names);
+			goto oom;
+		}
+		free(names);
+		env[k++] = s;
+		if (asprintf(&s, "LISTEN_FDS=%zu", r->o.n_listens) < 0)
+			goto oom;
+		env[k++] = s;
+		/* Room for any PID; the child writes its own. */
+		if (asprintf(&s, "LISTEN_PID=%-20s", "") < 0)
+			goto oom;
+		env[k++] = s;
+		r->listen_pid_slot = s + strlen("LISTEN_PID=");
+	}
+	if (notify_addr) {
+		if (asprintf(&s, "NOTIFY_SOCKET=%s", notify_addr) < 0)
+			goto oom;
+		env[k++] = s;
+	}
+	env[k] = NULL;
+	r->envp = env;
+	return 0;
+oom:
+	for (i = 0; i < k; i++)
+		if (env_is_ours(env[i]))
+			free(env[i]);
+	free(env);
+	return -ENOMEM;
+}
+
+static void free_env(struct run *r)
+{
+	size_t i;
+
+	if (!r->envp)
+		return;
+	for (i = 0; r->envp[i]; i++)
+		if (env_is_ours(r->envp[i]))
+			free(r->envp[i]);
+	free(r->envp);
+	r->envp = NULL;
+}
+
+/* ---- starting a generation ---------------------------------------------- */
+
+/* Decimal digits without stdio: this runs between fork and exec. */
+static void write_pid(char *slot, pid_t pid)
+{
+	char tmp[24];
+	int n = 0;
+	unsigned long v = (unsigned long)pid;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*slot++ = tmp[--n];
+	*slot = '\0';
+}
+
+/* The child, between fork and exec: only async-signal-safe calls. */
+static void __attribute__((noreturn)) child_exec(struct run *r, int errfd)
+{
+	size_t n = r->o.n_listens, i;
+	int top = 3 + (int)n, e, sig;
+	struct sigaction sa;
+	sigset_t none;
+
+	(void)setpgid(0, 0);
+	/* SIGTTOU is still ignored here, as in the parent. */
+	if (r->take_tty)
+		(void)tcsetpgrp(STDIN_FILENO, getpid());
+	tree_child_enter(&r->tree);
+
+	if (n) {
+		/* Listening sockets go to 3, 4...: first lift every descriptor
+		 * we need out of that range, then put them in place (dup2
+		 * clears close-on-exec on the copy). */
+		if (errfd < top)
+			errfd = fcntl(errfd, F_DUPFD_CLOEXEC, top);
+		for (i = 0; i < n; i++)
+			r->child_fds[i] = fcntl(r->o.listens[i].fd, F_DUPFD_CLOEXEC, top);
+		for (i = 0; i < n; i++) {
+			if (r->child_fds[i] < 0 || dup2(r->child_fds[i], 3 + (int)i) < 0) {
+				e = errno;
+				goto fail;
+			}
+		}
+		write_pid(r->listen_pid_slot, getpid());
+	}
+
+	/* A clean start: default dispositions (ignored ones survive exec
+	 * otherwise) and nothing blocked. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+
+	(void)execve(r->path, r->o.argv, r->envp);
+	e = errno;
+fail:
+	if (errfd >= 0)
+		(void)!write(errfd, &e, sizeof(e));
+	_exit(e == ENOENT || e == ENOTDIR ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC);
+}
+
+static void begin_stop(struct run *r, enum next next);
+static void finish_stop(struct run *r);
+
+static void mark_ready(struct run *r)
+{
+	r->ready = true;
+	r->ready_at = 0;
+	if (r->generation == 1)
+		log_info("'%s' started (pid %d)%s", r->path, (int)r->main_pid,
+			 r->o.notify ? ", ready" : "");
+	else
+		log_notice("generation %u of '%s' %s (pid %d), replacing generation %u (%s)",
+			   r->generation, r->path, r->o.notify ? "ready" : "started",
+			   (int)r->main_pid, r->generation - 1, r->why);
+}
+
+/* A start that could not even fork: as good as a failed run. */
+static void start_failed(struct run *r)
+{
+	r->main_pid = 0;
+	r->exited_at = run_now_ms();
+	if (r->o.restart == RESTART_NO) {
+		r->exit_override = 1;
+		r->phase = PHASE_DONE;
+		return;
+	}
+	(void)snprintf(r->why, sizeof(r->why), "the last start failed");
+	r->next = NEXT_BACKOFF;
+	finish_stop(r);
+}
+
+static void start_generation(struct run *r)
+{
+	int pipefd[2], e = 0;
+	ssize_t n;
+	pid_t pid;
+
+	r->generation++;
+	r->ready = false;
+	r->exec_failed = false;
+	r->killed = false;
+	r->kill_at = r->ready_at = r->start_at = 0;
+	r->started_at = run_now_ms();
+	if (r->watch.inotify_fd >= 0)
+		watch_note_started(&r->watch);
+
+	/* The child reports a failed exec through this pipe; a successful
+	 * exec closes it (close-on-exec), so the read returns 0. */
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		log_err("cannot start '%s': pipe: %m", r->path);
+		start_failed(r);
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_err("cannot start '%s': fork: %m", r->path);
+		(void)close(pipefd[0]);
+		(void)close(pipefd[1]);
+		start_failed(r);
+		return;
+	}
+	if (pid == 0) {
+		(void)close(pipefd[0]);
+		child_exec(r, pipefd[1]);
+	}
+	(void)close(pipefd[1]);
+	/* Also here, so that a signal forwarded before the child ran reaches
+	 * its group; fails harmlessly once the child has exec'd. */
+	(void)setpgid(pid, pid);
+	r->main_pid = pid;
+	r->pgid = pid;
+	r->phase = PHASE_RUNNING;
+
+	do
+		n = read(pipefd[0], &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	(void)close(pipefd[0]);
+	if (n == (ssize_t)sizeof(e)) {
+		r->exec_failed = true;
+		errno = e;
+		log_err("cannot execute '%s': %m", r->path);
+		return; /* its exit is handled like any other */
+	}
+	if (r->o.notify) {
+		r->ready_at = r->started_at + r->o.ready_timeout_ms;
+		log_info("generation %u of '%s' runs as pid %d, waiting for READY=1",
+			 r->generation, r->path, (int)pid);
+	} else {
+		mark_ready(r);
+	}
+}
+
+/* ---- stopping ----------------------------------------------------------- */
+
+/* The group to signal: PROGRAM's while it lives. Once it is gone its group
+ * number may in theory be reused, so it is only used when there is no
+ * better way (walk or cgroup) to find the leftovers. */
+static pid_t group_to_signal(const struct run *r)
+{
+	if (r->main_pid)
+		return r->main_pid;
+	if (r->tree.proc_ok || r->tree.cgroup_dir_fd >= 0)
+		return 0;
+	return r->pgid;
+}
+
+static void kill_tree(struct run *r)
+{
+	(void)tree_kill(&r->tree, group_to_signal(r), SIGKILL);
+	r->killed = true;
+	r->kill_at = run_now_ms() + REKILL_MS;
+}
+
+static void begin_stop(struct run *r, enum next next)
+{
+	int n;
+
+	r->phase = PHASE_STOPPING;
+	r->next = next;
+	r->ready_at = 0;
+	if (!tree_has_children()) {
+		finish_stop(r);
+		return;
+	}
+	n = tree_kill(&r->tree, group_to_signal(r), r->o.stop_signal);
+	/* A stopped process would sit on the signal until the SIGKILL. */
+	if (r->o.stop_signal != SIGKILL && r->o.stop_signal != SIGCONT)
+		(void)tree_kill(&r->tree, group_to_signal(r), SIGCONT);
+	log_debug("stopping the tree with %s (%d processes outside the group walk)",
+		  signal_to_string(r->o.stop_signal), n);
+	if (r->o.stop_signal == SIGKILL)
+		r->killed = true;
+	if (!r->kill_at)
+		r->kill_at = run_now_ms() + r->o.grace_ms;
+}
+
+static void finish_stop(struct run *r)
+{
+	int64_t now = run_now_ms();
+
+	r->kill_at = 0;
+	r->killed = false;
+	log_debug("no process left under updater-run");
+	switch (r->next) {
+	case NEXT_EXIT:
+		r->phase = PHASE_DONE;
+		break;
+	case NEXT_START:
+		start_generation(r);
+		break;
+	case NEXT_BACKOFF:
+		if (r->exited_at - r->started_at >= BACKOFF_RESET_MS)
+			r->backoff_s = 0;
+		r->backoff_s = r->backoff_s ? r->backoff_s * 2 : 1;
+		if (r->backoff_s > BACKOFF_MAX_S)
+			r->backoff_s = BACKOFF_MAX_S;
+		r->phase = PHASE_WAITING;
+		r->start_at = now + (int64_t)r->backoff_s * 1000;
+		log_notice("starting '%s' again in %u s", r->path, r->backoff_s);
+		break;
+	}
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+static void describe_status(int status, char *buf, size_t size)
+{
+	if (WIFEXITED(status))
+		(void)snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		(void)snprintf(buf, size, "was killed by %s%s", signal_to_string(WTERMSIG(status)),
+			       WCOREDUMP(status) ? " (core dumped)" : "");
+	else
+		(void)snprintf(buf, size, "ended with wait status %#x", (unsigned)status);
+}
+
+static void on_main_exit(struct run *r, int status)
+{
+	bool failed = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	pid_t pid = r->main_pid;
+	char desc[96];
+
+	describe_status(status, desc, sizeof(desc));
+	r->last_code = WIFEXITED(status) ? WEXITSTATUS(status)
+		     : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
+	r->main_pid = 0;
+	r->exited_at = run_now_ms();
+	if (r->phase != PHASE_RUNNING) {
+		log_info("'%s' (pid %d) %s", r->path, (int)pid, desc);
+		return;
+	}
+	if (r->terminating || (r->exec_failed && r->generation == 1)) {
+		log_info("'%s' (pid %d) %s", r->path, (int)pid, desc);
+		begin_stop(r, NEXT_EXIT);
+	} else if (r->o.restart == RESTART_ALWAYS || (r->o.restart == RESTART_ON_FAILURE && failed)) {
+		log_notice("'%s' (pid %d) %s", r->path, (int)pid, desc);
+		(void)snprintf(r->why, sizeof(r->why), "it %s", desc);
+		begin_stop(r, NEXT_BACKOFF);
+	} else {
+		run_log(failed ? RUN_LOG_NOTICE : RUN_LOG_INFO, "'%s' (pid %d) %s", r->path,
+			(int)pid, desc);
+		begin_stop(r, NEXT_EXIT);
+	}
+}
+
+/* Reap everything that has ended; PROGRAM's own end is handled last, once
+ * the zombies are gone. */
+static void reap(struct run *r)
+{
+	bool main_ended = false;
+	int status, main_status = 0;
+	pid_t pid;
+
+	for (;;) {
+		pid = waitpid(-1, &status, WNOHANG);
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid <= 0)
+			break;
+		if (pid == r->main_pid) {
+			main_ended = true;
+			main_status = status;
+		} else {
+			log_debug("reaped pid %d", (int)pid);
+		}
+	}
+	if (main_ended)
+		on_main_exit(r, main_status);
+}
+
+static void restart(struct run *r, const char *why)
+{
+	if (r->terminating)
+		return;
+	switch (r->phase) {
+	case PHASE_RUNNING:
+		log_notice("restarting '%s': %s", r->path, why);
+		(void)snprintf(r->why, sizeof(r->why), "%s", why);
+		begin_stop(r, NEXT_START);
+		break;
+	case PHASE_STOPPING:
+		(void)snprintf(r->why, sizeof(r->why), "%s", why);
+		r->next = NEXT_START;
+		r->exit_override = -1;
+		break;
+	case PHASE_WAITING:
+		log_notice("starting '%s' now: %s", r->path, why);
+		(void)snprintf(r->why, sizeof(r->why), "%s", why);
+		start_generation(r);
+		break;
+	case PHASE_DONE:
+		break;
+	}
+}
+
+static void forward(struct run *r, int sig)
+{
+	if (!r->main_pid)
+		return;
+	log_debug("forwarding %s to process group %d", signal_to_string(sig), (int)r->main_pid);
+	if (kill(-r->main_pid, sig) < 0 && errno == ESRCH)
+		(void)kill(r->main_pid, sig);
+}
+
+static void terminate(struct run *r, int sig)
+{
+	if (!r->terminating)
+		log_info("%s received: stopping '%s'", signal_to_string(sig), r->path);
+	r->terminating = true;
+	switch (r->phase) {
+	case PHASE_RUNNING:
+		forward(r, sig);
+		if (!r->kill_at)
+			r->kill_at = run_now_ms() + r->o.grace_ms;
+		break;
+	case PHASE_STOPPING:
+		r->next = NEXT_EXIT;
+		break;
+	case PHASE_WAITING:
+		r->phase = PHASE_DONE;
+		break;
+	case PHASE_DONE:
+		break;
+	}
+}
+
+static void on_signal(struct run *r, int sig)
+{
+	switch (sig) {
+	case SIGCHLD:
+		reap(r);
+		break;
+	case SIGHUP:
+		restart(r, "SIGHUP");
+		break;
+	case SIGTERM:
+	case SIGINT:
+	case SIGQUIT:
+		terminate(r, sig);
+		break;
+	default: /* SIGUSR1, SIGUSR2, SIGWINCH */
+		forward(r, sig);
+		break;
+	}
+}
+
+static void handle_signals(struct run *r)
+{
+	struct signalfd_siginfo si;
+	ssize_t n;
+
+	for (;;) {
+		n = read(r->sfd, &si, sizeof(si));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(si))
+			break;
+		on_signal(r, (int)si.ssi_signo);
+	}
+}
+
+static void handle_notify(struct run *r)
+{
+	struct notify_msg m;
+	int k;
+
+	while ((k = notify_receive(r->notify_fd, &m)) != 0) {
+		if (k < 0) {
+			if (k == -EMSGSIZE)
+				continue;
+			break;
+		}
+		if (m.pid <= 0 || !tree_contains(&r->tree, m.pid)) {
+			log_debug("ignoring a notification from pid %d, not under updater-run",
+				  (int)m.pid);
+			continue;
+		}
+		if (m.status[0])
+			log_debug("pid %d: STATUS=%s", (int)m.pid, m.status);
+		if (m.ready && r->phase == PHASE_RUNNING && r->main_pid && !r->ready)
+			mark_ready(r);
+	}
+}
+
+static void on_deadlines(struct run *r)
+{
+	int64_t now = run_now_ms();
+	char secs[32];
+
+	if (r->kill_at && now >= r->kill_at) {
+		(void)snprintf(secs, sizeof(secs), "%.3g", (double)r->o.grace_ms / 1000.0);
+		if (!r->killed) {
+			if (r->phase == PHASE_RUNNING)
+				log_warn("'%s' (pid %d) still runs %s s after %s: killing the tree",
+					 r->path, (int)r->main_pid, secs, "the stop request");
+			else
+				log_warn("processes still run %s s after %s: sending SIGKILL", secs,
+					 signal_to_string(r->o.stop_signal));
+		}
+		if (r->phase == PHASE_RUNNING) {
+			r->phase = PHASE_STOPPING;
+			r->next = NEXT_EXIT;
+		}
+		kill_tree(r);
+	}
+	if (r->ready_at && now >= r->ready_at && r->phase == PHASE_RUNNING && !r->ready) {
+		(void)snprintf(secs, sizeof(secs), "%.3g", (double)r->o.ready_timeout_ms / 1000.0);
+		log_err("'%s' (pid %d) did not send READY=1 within %s s", r->path,
+			(int)r->main_pid, secs);
+		r->ready_at = 0;
+		(void)snprintf(r->why, sizeof(r->why), "the last start was not ready in time");
+		r->exited_at = now;
+		if (r->o.restart == RESTART_NO) {
+			r->exit_override = 1;
+			begin_stop(r, NEXT_EXIT);
+		} else {
+			begin_stop(r, NEXT_BACKOFF);
+		}
+	}
+	if (r->phase == PHASE_WAITING && now >= r->start_at)
+		start_generation(r);
+}
+
+static int next_timeout(const struct run *r)
+{
+	int64_t t = INT64_MAX, now = run_now_ms();
+
+	if (r->kill_at)
+		t = r->kill_at;
+	if (r->ready_at && r->ready_at < t)
+		t = r->ready_at;
+	if (r->phase == PHASE_WAITING && r->start_at < t)
+		t = r->start_at;
+	if (t == INT64_MAX)
+		return -1;
+	if (t <= now)
+		return 0;
+	return t - now > INT_MAX ? INT_MAX : (int)(t - now);
+}
+
+static int loop(struct run *r)
+{
+	struct pollfd p[4];
+	int n, i_sig, i_notify = -1, i_ino = -1, i_sub = -1;
+
+	while (r->phase != PHASE_DONE) {
+		n = 0;
+		i_sig = n;
+		p[n++] = (struct pollfd){ .fd = r->sfd, .events = POLLIN };
+		if (r->notify_fd >= 0) {
+			i_notify = n;
+			p[n++] = (struct pollfd){ .fd = r->notify_fd, .events = POLLIN };
+		}
+		if (r->watch.inotify_fd >= 0) {
+			i_ino = n;
+			p[n++] = (struct pollfd){ .fd = r->watch.inotify_fd, .events = POLLIN };
+		}
+		i_sub = -1;
+		if (r->watch.sub_fd >= 0) {
+			i_sub = n;
+			p[n++] = (struct pollfd){ .fd = r->watch.sub_fd, .events = POLLIN };
+		}
+		if (poll(p, (nfds_t)n, next_timeout(r)) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("poll: %m");
+			return -errno;
+		}
+		if (p[i_sig].revents)
+			handle_signals(r);
+		if (i_notify >= 0 && p[i_notify].revents)
+			handle_notify(r);
+		if (i_ino >= 0 && p[i_ino].revents && watch_handle_inotify(&r->watch))
+			restart(r, "its file was replaced");
+		if (i_sub >= 0 && p[i_sub].revents && watch_handle_sub(&r->watch))
+			restart(r, "updaterd replaced its file");
+		on_deadlines(r);
+		if (r->phase == PHASE_STOPPING && !tree_has_children())
+			finish_stop(r);
+	}
+	return 0;
+}
+
+/* ---- setup -------------------------------------------------------------- */
+
+static int setup_signals(struct run *r)
+{
+	static const int handled[] = { SIGCHLD, SIGHUP,  SIGTERM,  SIGINT,
+				       SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
+	struct sigaction sa;
+	sigset_t set;
+	size_t i;
+
+	sigemptyset(&set);
+	for (i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+		sigaddset(&set, handled[i]);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	r->sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (r->sfd < 0)
+		return -errno;
+	/* Writing to a closed pipe must not kill the supervisor, nor must
+	 * touching the terminal once PROGRAM owns its foreground. The child
+	 * puts all of these back to their defaults. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGPIPE, &sa, NULL);
+	(void)sigaction(SIGTTOU, &sa, NULL);
+	(void)sigaction(SIGTTIN, &sa, NULL);
+	return 0;
+}
+
+static int setup(struct run *r)
+{
+	char notify_addr[108];
+	struct listen_sock *adopted = NULL, *all;
+	size_t n_adopted = 0, i;
+	const char *what = "open";
+	int e;
+
+	e = resolve_program(r->o.argv[0], &r->path);
+	if (e == -ENOENT) {
+		log_err("'%s': command not found", r->o.argv[0]);
+		return EXIT_NOT_FOUND;
+	}
+	if (e < 0)
+		goto fail_errno;
+
+	/* Sockets a service manager gave updater-run come first, then ours. */
+	e = listen_adopt(&adopted, &n_adopted);
+	if (e < 0)
+		goto fail_errno;
+	if (n_adopted) {
+		all = realloc(adopted, (n_adopted + r->o.n_listens) * sizeof(*all));
+		if (!all) {
+			for (i = 0; i < n_adopted; i++)
+				listen_close(&adopted[i]);
+			free(adopted);
+			e = -ENOMEM;
+			goto fail_errno;
+		}
+		for (i = 0; i < r->o.n_listens; i++)
+			all[n_adopted + i] = r->o.listens[i];
+		free(r->o.listens);
+		r->o.listens = all;
+		r->o.n_listens += n_adopted;
+		log_debug("adopted %zu listening sockets from the service manager", n_adopted);
+	}
+	for (i = n_adopted; i < r->o.n_listens; i++) {
+		e = listen_open(&r->o.listens[i], &what);
+		if (e < 0) {
+			errno = -e;
+			log_err("--listen '%s': %s: %m", r->o.listens[i].spec, what);
+			return 1;
+		}
+		log_debug("listening on %s (fd %d as %d, name '%s')", r->o.listens[i].spec,
+			  r->o.listens[i].fd, 3 + (int)i, r->o.listens[i].name);
+	}
+	if (r->o.n_listens) {
+		r->child_fds = calloc(r->o.n_listens, sizeof(int));
+		if (!r->child_fds) {
+			e = -ENOMEM;
+			goto fail_errno;
+		}
+	}
+
+	if (r->o.notify) {
+		r->notify_fd = notify_open(notify_addr, sizeof(notify_addr));
+		if (r->notify_fd < 0) {
+			e = r->notify_fd;
+			goto fail_errno;
+		}
+	}
+	e = build_env(r, r->o.notify ? notify_addr : NULL);
+	if (e < 0)
+		goto fail_errno;
+
+	e = setup_signals(r);
+	if (e < 0)
+		goto fail_errno;
+	e = tree_init(&r->tree, r->o.no_cgroup);
+	if (e < 0) {
+		errno = -e;
+		log_warn("cannot become a child subreaper: %m; orphans will not be reaped here");
+	}
+
+	if (r->o.restart_on_update) {
+		e = watch_open(&r->watch, r->path);
+		if (e < 0) {
+			errno = -e;
+			log_warn("cannot watch '%s' for updates: %m", r->path);
+		}
+		e = watch_subscribe(&r->watch);
+		if (e < 0) {
+			errno = -e;
+			log_debug("no subscription to updaterd: %m");
+		}
+	}
+
+	/* The terminal's foreground follows PROGRAM only when it was ours:
+	 * then ^C and ^Z reach PROGRAM as they would without us. */
+	r->take_tty = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
+	return 0;
+
+fail_errno:
+	errno = -e;
+	log_err("%m");
+	return 1;
+}
+
+static void teardown(struct run *r)
+{
+	size_t i;
+
+	if (r->take_tty)
+		(void)tcsetpgrp(STDIN_FILENO, getpgrp());
+	tree_done(&r->tree);
+	watch_close(&r->watch);
+	for (i = 0; i < r->o.n_listens; i++)
+		listen_close(&r->o.listens[i]);
+	free(r->o.listens);
+	free(r->child_fds);
+	free_env(r);
+	free(r->path);
+	if (r->notify_fd >= 0)
+		(void)close(r->notify_fd);
+	if (r->sfd >= 0)
+		(void)close(r->sfd);
+}
+
+int main(int argc, char *argv[])
+{
+	struct run r;
+	int e, code;
+
+	memset(&r, 0, sizeof(r));
+	r.sfd = r.notify_fd = -1;
+	r.watch.inotify_fd = r.watch.sub_fd = -1;
+	r.tree.cgroup_dir_fd = r.tree.cgroup_procs_fd = -1;
+	r.last_code = -1;
+	r.exit_override = -1;
+
+	e = parse_options(argc, argv, &r.o);
+	if (e != 0) {
+		size_t i;
+
+		for (i = 0; i < r.o.n_listens; i++)
+			listen_close(&r.o.listens[i]);
+		free(r.o.listens);
+		return e > 0 ? 0 : e == -EINVAL ? EXIT_USAGE : 1;
+	}
+
+	code = setup(&r);
+	if (code == 0) {
+		start_generation(&r);
+		if (loop(&r) < 0)
+			r.exit_override = 1;
+		code = r.exit_override >= 0 ? r.exit_override : r.last_code >= 0 ? r.last_code : 0;
+	}
+	teardown(&r);
+	return code;
+}
