@@ -59,4 +59,11 @@ tests_updater_probe_v2_LDFLAGS = $(AM_LDFLAGS) -no-install
 
 tests_loadgen_SOURCES = tests/loadgen.c
 
-TESTS += tests/check_libupdater
+TESTS += tests/check_libupdater \
+	tests/integration/client-reexec.sh \
+	tests/integration/client-failed-exec.sh \
+	tests/integration/client-watch.sh
+EXTRA_DIST += tests/integration/client-reexec.sh \
+	tests/integration/client-failed-exec.sh \
+	tests/integration/client-watch.sh \
+	tests/integration/client-common.bash
