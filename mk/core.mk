@@ -1,0 +1,11 @@
+# rules for the core area: configuration (config.c) and the script runner
+# (runner.c), both in the daemon's convenience library, and their tests.
+libupdaterd_la_SOURCES += \
+	daemon/config.c daemon/config.h \
+	daemon/runner.c daemon/runner.h
+
+check_PROGRAMS += tests/check_runner
+TESTS += tests/check_runner
+tests_check_runner_SOURCES = tests/check_runner.c
+tests_check_runner_CFLAGS = $(UNIT_CFLAGS)
+tests_check_runner_LDADD = $(UNIT_LDADD)
