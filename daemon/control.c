@@ -1,0 +1,661 @@
+/* control.c - see control.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "control.h"
+
+/* recvmmsg()/sendmmsg() batch: a flood costs one system call per batch, not per datagram. */
+#define CONTROL_BATCH 64
+
+static int set_passcred(int fd)
+{
+	int one = 1;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0)
+		return -errno;
+	return 0;
+}
+
+static int take_activated(struct control_socket *ret, char *err, size_t err_size)
+{
+	int n = sd_listen_fds(1), chosen = -1;
+
+	if (n <= 0)
+		return n < 0 ? n : -ENOENT;
+	for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
+		if (chosen < 0 && sd_is_socket_unix(fd, SOCK_DGRAM, -1, NULL, 0) > 0)
+			chosen = fd;
+		else
+			(void)close(fd); /* not ours to use; do not leak it into scripts */
+	}
+	if (chosen < 0)
+		return -ENOENT;
+	if (fcntl(chosen, F_SETFD, FD_CLOEXEC) < 0 ||
+	    fcntl(chosen, F_SETFL, fcntl(chosen, F_GETFL) | O_NONBLOCK) < 0 || set_passcred(chosen) < 0) {
+		int r = -errno;
+
+		(void)snprintf(err, err_size, "cannot set up the activated socket: %s", strerror(-r));
+		(void)close(chosen);
+		return r;
+	}
+	*ret = (struct control_socket){ .fd = chosen, .activated = true };
+	return 0;
+}
+
+static int make_parent(const char *path)
+{
+	char *copy = strdup(path), *slash;
+	int r = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	slash = strrchr(copy, '/');
+	if (slash && slash != copy) {
+		*slash = '\0';
+		if (mkdir(copy, 0755) < 0 && errno != EEXIST)
+			r = -errno;
+	}
+	free(copy);
+	return r;
+}
+
+static int bind_with_mode(int fd, const struct sockaddr_un *sa, socklen_t len)
+{
+	/* bind() creates the socket file with 0777 & ~umask: ask for 0666 without a chmod race. */
+	mode_t old = umask(0111);
+	int r = bind(fd, (const struct sockaddr *)sa, len);
+	int saved = errno;
+
+	(void)umask(old);
+	errno = saved;
+	return r < 0 ? -errno : 0;
+}
+
+/* 0 when nobody answers at PATH (a leftover socket), -EADDRINUSE when someone does. */
+static int probe_stale(const struct sockaddr_un *sa, socklen_t len)
+{
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), r;
+
+	if (fd < 0)
+		return -errno;
+	r = connect(fd, (const struct sockaddr *)sa, len);
+	r = r == 0 ? -EADDRINUSE : errno == ECONNREFUSED ? 0 : -errno;
+	(void)close(fd);
+	return r;
+}
+
+static int bind_path(const char *path, struct control_socket *ret, char *err, size_t err_size)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t len;
+	struct stat st;
+	int fd, r;
+
+	if (path[0] != '/') {
+		(void)snprintf(err, err_size, "socket path '%s' is not absolute", path);
+		return -EINVAL;
+	}
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		(void)snprintf(err, err_size, "socket path '%s' is too long", path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sa.sun_path, path, strlen(path));
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1);
+
+	r = make_parent(path);
+	if (r < 0) {
+		(void)snprintf(err, err_size, "cannot create the directory of '%s': %s", path, strerror(-r));
+		return r;
+	}
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		r = -errno;
+		(void)snprintf(err, err_size, "socket: %s", strerror(-r));
+		return r;
+	}
+	r = bind_with_mode(fd, &sa, len);
+	if (r == -EADDRINUSE) {
+		if (lstat(path, &st) < 0) {
+			r = -errno;
+		} else if (!S_ISSOCK(st.st_mode)) {
+			(void)snprintf(err, err_size, "'%s' exists and is not a socket", path);
+			r = -EEXIST;
+			goto fail;
+		} else {
+			r = probe_stale(&sa, len);
+			if (r == -EADDRINUSE) {
+				(void)snprintf(err, err_size, "'%s' is in use by another process", path);
+				goto fail;
+			}
+			if (r == 0 && unlink(path) < 0 && errno != ENOENT)
+				r = -errno;
+			if (r == 0)
+				r = bind_with_mode(fd, &sa, len);
+		}
+	}
+	if (r < 0) {
+		(void)snprintf(err, err_size, "cannot bind '%s': %s", path, strerror(-r));
+		goto fail;
+	}
+	if (stat(path, &st) < 0 || set_passcred(fd) < 0) {
+		r = -errno;
+		(void)snprintf(err, err_size, "cannot set up '%s': %s", path, strerror(-r));
+		(void)unlink(path);
+		goto fail;
+	}
+	*ret = (struct control_socket){ .fd = fd, .dev = st.st_dev, .ino = st.st_ino };
+	ret->path = strdup(path);
+	if (!ret->path) {
+		(void)unlink(path);
+		r = -ENOMEM;
+		(void)snprintf(err, err_size, "out of memory");
+		goto fail;
+	}
+	return 0;
+fail:
+	(void)close(fd);
+	return r;
+}
+
+int control_open(const char *path, struct control_socket *ret, char *err, size_t err_size)
+{
+	int r = take_activated(ret, err, err_size);
+
+	if (r != -ENOENT)
+		return r;
+	return bind_path(path, ret, err, err_size);
+}
+
+void control_close(struct control_socket *cs, bool keep_path)
+{
+	struct stat st;
+
+	if (cs->fd >= 0)
+		(void)close(cs->fd);
+	/* Unlink only the socket file we made: another instance may own the path by now. */
+	if (cs->path && !keep_path && stat(cs->path, &st) == 0 && st.st_dev == cs->dev && st.st_ino == cs->ino)
+		(void)unlink(cs->path);
+	free(cs->path);
+	*cs = (struct control_socket){ .fd = -1 };
+}
+
+static void reset_reply(struct control_msg *m)
+{
+	free(m->reply_alloc);
+	m->reply_alloc = NULL;
+	m->reply = NULL;
+	m->reply_len = 0;
+}
+
+/* A client may pass descriptors with SCM_RIGHTS: close them, or a flood would exhaust ours. */
+static void read_cmsgs(struct control_msg *m, struct msghdr *mh)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET)
+			continue;
+		if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+			struct ucred uc;
+
+			memcpy(&uc, CMSG_DATA(c), sizeof(uc));
+			m->has_creds = true;
+			m->uid = uc.uid;
+			m->pid = uc.pid;
+		} else if (c->cmsg_type == SCM_RIGHTS) {
+			size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			for (size_t i = 0; i < nfds; i++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+				(void)close(fd);
+			}
+		}
+	}
+}
+
+int control_receive(int fd, struct control_msg *msgs, size_t n)
+{
+	struct mmsghdr vec[CONTROL_BATCH];
+	struct iovec iov[CONTROL_BATCH];
+	int r;
+
+	if (n > CONTROL_BATCH)
+		n = CONTROL_BATCH;
+	for (size_t i = 0; i < n; i++) {
+		iov[i] = (struct iovec){ .iov_base = msgs[i].buf, .iov_len = CONTROL_REQUEST_MAX };
+		vec[i] = (struct mmsghdr){
+			.msg_hdr = {
+				.msg_name = &msgs[i].addr,
+				.msg_namelen = sizeof(msgs[i].addr),
+				.msg_iov = &iov[i],
+				.msg_iovlen = 1,
+				.msg_control = msgs[i].cmsg.buf,
+				.msg_controllen = sizeof(msgs[i].cmsg.buf),
+			},
+		};
+	}
+	do
+		r = recvmmsg(fd, vec, (unsigned)n, MSG_DONTWAIT | MSG_CMSG_CLOEXEC, NULL);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+	for (int i = 0; i < r; i++) {
+		struct control_msg *m = &msgs[i];
+
+		reset_reply(m);
+		m->len = vec[i].msg_len > CONTROL_REQUEST_MAX ? CONTROL_REQUEST_MAX : vec[i].msg_len;
+		m->buf[m->len] = '\0';
+		m->truncated = (vec[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+		m->addrlen = vec[i].msg_hdr.msg_namelen;
+		m->has_creds = false;
+		m->uid = (uid_t)-1;
+		m->pid = 0;
+		read_cmsgs(m, &vec[i].msg_hdr);
+	}
+	return r;
+}
+
+bool control_msg_has_address(const struct control_msg *m)
+{
+	return m->addrlen > offsetof(struct sockaddr_un, sun_path) && m->addrlen <= sizeof(m->addr);
+}
+
+int control_set_reply(struct control_msg *m, const char *text, size_t len)
+{
+	reset_reply(m);
+	if (len <= sizeof(m->reply_buf)) {
+		memcpy(m->reply_buf, text, len);
+		m->reply = m->reply_buf;
+	} else {
+		m->reply_alloc = malloc(len);
+		if (!m->reply_alloc)
+			return -ENOMEM;
+		memcpy(m->reply_alloc, text, len);
+		m->reply = m->reply_alloc;
+	}
+	m->reply_len = len;
+	return 0;
+}
+
+void control_set_replyf(struct control_msg *m, const char *fmt, ...)
+{
+	char raw[CONTROL_REPLY_INLINE + 1], clean[CONTROL_REPLY_INLINE + 1];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(raw, sizeof(raw), fmt, ap);
+	va_end(ap);
+	control_sanitize(raw, clean, sizeof(clean));
+	(void)control_set_reply(m, clean, strlen(clean));
+}
+
+static bool same_sender(const struct control_msg *a, const struct control_msg *b)
+{
+	return a->addrlen == b->addrlen && memcmp(&a->addr, &b->addr, a->addrlen) == 0;
+}
+
+size_t control_send_replies(int fd, struct control_msg *msgs, size_t n)
+{
+	struct mmsghdr vec[CONTROL_BATCH];
+	struct iovec iov[CONTROL_BATCH];
+	const struct control_msg *owner[CONTROL_BATCH];
+	size_t m = 0, k = 0, sent = 0;
+
+	if (n > CONTROL_BATCH)
+		n = CONTROL_BATCH;
+	for (size_t i = 0; i < n; i++) {
+		if (!msgs[i].reply || !control_msg_has_address(&msgs[i]))
+			continue;
+		iov[m] = (struct iovec){ .iov_base = (void *)msgs[i].reply, .iov_len = msgs[i].reply_len };
+		vec[m] = (struct mmsghdr){
+			.msg_hdr = {
+				.msg_name = &msgs[i].addr,
+				.msg_namelen = msgs[i].addrlen,
+				.msg_iov = &iov[m],
+				.msg_iovlen = 1,
+			},
+		};
+		owner[m] = &msgs[i];
+		m++;
+	}
+	while (k < m) {
+		int r = sendmmsg(fd, vec + k, (unsigned)(m - k), MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (r > 0) {
+			sent += (size_t)r;
+			k += (size_t)r;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/*
+			 * This client's queue is full: its other replies in the batch
+			 * would fail the same way, so drop them without a system call.
+			 */
+			const struct control_msg *full = owner[k];
+			size_t w = k + 1;
+
+			for (size_t j = k + 1; j < m; j++) {
+				if (same_sender(owner[j], full))
+					continue;
+				vec[w] = vec[j];
+				owner[w] = owner[j];
+				w++;
+			}
+			m = w;
+		}
+		k++; /* skip the one that failed */
+	}
+	for (size_t i = 0; i < n; i++)
+		reset_reply(&msgs[i]);
+	return sent;
+}
+
+static bool is_name_char(uint8_t c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+	       c == '_' || c == '-';
+}
+
+int control_parse(const uint8_t *buf, size_t len, bool truncated, struct control_request *ret,
+                  char *err, size_t err_size)
+{
+	static const struct {
+		const char *word;
+		enum control_command command;
+	} words[] = {
+		{ "check", CONTROL_CHECK },
+		{ "status", CONTROL_STATUS },
+		{ "subscribe", CONTROL_SUBSCRIBE },
+		{ "unsubscribe", CONTROL_UNSUBSCRIBE },
+	};
+	static const char rollback[] = "rollback";
+	const size_t rlen = sizeof(rollback) - 1;
+
+	if (truncated || len > CONTROL_REQUEST_MAX) {
+		(void)snprintf(err, err_size, "request too long (over %d bytes)", CONTROL_REQUEST_MAX);
+		return -EINVAL;
+	}
+	if (len == 0) {
+		(void)snprintf(err, err_size, "empty request");
+		return -EINVAL;
+	}
+	if (len == 1) {
+		/* The one-byte wake-up: its value does not matter. */
+		*ret = (struct control_request){ .command = CONTROL_CHECK };
+		return 0;
+	}
+	if (buf[len - 1] == '\n')
+		len--;
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] < 0x20 || buf[i] > 0x7e) {
+			(void)snprintf(err, err_size, "malformed request (not printable ASCII)");
+			return -EINVAL;
+		}
+	}
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		if (len == strlen(words[i].word) && memcmp(buf, words[i].word, len) == 0) {
+			*ret = (struct control_request){ .command = words[i].command };
+			return 0;
+		}
+	}
+	if (len >= rlen && memcmp(buf, rollback, rlen) == 0 && (len == rlen || buf[rlen] == ' ')) {
+		const uint8_t *name = buf + rlen + 1;
+		size_t nlen = len > rlen ? len - rlen - 1 : 0;
+
+		if (nlen == 0) {
+			(void)snprintf(err, err_size, "rollback needs a target name");
+			return -EINVAL;
+		}
+		if (nlen > CONFIG_NAME_MAX) {
+			(void)snprintf(err, err_size, "invalid target name");
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < nlen; i++) {
+			if (!is_name_char(name[i])) {
+				(void)snprintf(err, err_size, "invalid target name");
+				return -EINVAL;
+			}
+		}
+		*ret = (struct control_request){ .command = CONTROL_ROLLBACK };
+		memcpy(ret->target, name, nlen);
+		ret->target[nlen] = '\0';
+		return 0;
+	}
+	(void)snprintf(err, err_size, "unknown request");
+	return -EINVAL;
+}
+
+void control_format_check(enum schedule_answer answer, int64_t wait_ms, char *buf, size_t size)
+{
+	switch (answer) {
+	case SCHEDULE_QUEUED:
+		(void)snprintf(buf, size, "queued");
+		break;
+	case SCHEDULE_RUNNING:
+		(void)snprintf(buf, size, "running");
+		break;
+	case SCHEDULE_DEFERRED: {
+		int64_t sec = wait_ms <= 0 ? 1 : (wait_ms + 999) / 1000;
+
+		(void)snprintf(buf, size, "deferred %" PRId64, sec);
+		break;
+	}
+	}
+}
+
+void control_sanitize(const char *text, char *buf, size_t size)
+{
+	size_t i;
+
+	if (size == 0)
+		return;
+	for (i = 0; text[i] && i + 1 < size; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		buf[i] = c >= 0x20 && c <= 0x7e ? (char)c : '?';
+	}
+	buf[i] = '\0';
+}
+
+/* A growing string for the status reply. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void sb_reserve(struct sbuf *b, size_t more)
+{
+	size_t cap;
+	char *p;
+
+	if (b->oom || b->len + more + 1 <= b->cap)
+		return;
+	cap = b->cap ? b->cap : 512;
+	while (cap < b->len + more + 1)
+		cap *= 2;
+	p = realloc(b->p, cap);
+	if (!p) {
+		b->oom = true;
+		return;
+	}
+	b->p = p;
+	b->cap = cap;
+}
+
+static void sb_add(struct sbuf *b, const char *s, size_t n)
+{
+	sb_reserve(b, n);
+	if (b->oom)
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void sb_puts(struct sbuf *b, const char *s)
+{
+	sb_add(b, s, strlen(s));
+}
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	char tmp[64];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		sb_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+/*
+ * Decode one UTF-8 sequence at S (N bytes left). Returns its length and the
+ * code point, or 0 when it is not valid UTF-8 (overlong forms, surrogates
+ * and values past U+10FFFF included).
+ */
+static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *ret_cp)
+{
+	uint32_t cp, min;
+	size_t len;
+
+	if (s[0] < 0x80) {
+		*ret_cp = s[0];
+		return 1;
+	} else if ((s[0] & 0xe0) == 0xc0) {
+		len = 2, cp = s[0] & 0x1f, min = 0x80;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3, cp = s[0] & 0x0f, min = 0x800;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		len = 4, cp = s[0] & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	*ret_cp = cp;
+	return len;
+}
+
+static void sb_json_string(struct sbuf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s);
+
+	sb_add(b, "\"", 1);
+	while (n > 0) {
+		uint32_t cp;
+		size_t len = utf8_decode(p, n, &cp);
+
+		if (len == 0) {
+			cp = 0xfffd; /* not UTF-8: say so rather than emit invalid JSON */
+			len = 1;
+		}
+		if (cp == '"') {
+			sb_add(b, "\\\"", 2);
+		} else if (cp == '\\') {
+			sb_add(b, "\\\\", 2);
+		} else if (cp == '\n') {
+			sb_add(b, "\\n", 2);
+		} else if (cp == '\t') {
+			sb_add(b, "\\t", 2);
+		} else if (cp == '\r') {
+			sb_add(b, "\\r", 2);
+		} else if (cp >= 0x20 && cp < 0x7f) {
+			char c = (char)cp;
+
+			sb_add(b, &c, 1);
+		} else if (cp < 0x10000) {
+			sb_printf(b, "\\u%04" PRIx32, cp);
+		} else {
+			cp -= 0x10000;
+			sb_printf(b, "\\u%04" PRIx32 "\\u%04" PRIx32, 0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff));
+		}
+		p += len;
+		n -= len;
+	}
+	sb_add(b, "\"", 1);
+}
+
+static void sb_json_string_or_null(struct sbuf *b, const char *s)
+{
+	if (s)
+		sb_json_string(b, s);
+	else
+		sb_puts(b, "null");
+}
+
+static void sb_json_time(struct sbuf *b, int64_t t)
+{
+	if (t < 0)
+		sb_puts(b, "null");
+	else
+		sb_printf(b, "%" PRId64, t);
+}
+
+int control_format_status(const struct control_status *st, char **ret_json, size_t *ret_len)
+{
+	struct sbuf b = { 0 };
+
+	sb_puts(&b, "{\"version\":");
+	sb_json_string_or_null(&b, st->version);
+	sb_puts(&b, ",\"state\":");
+	sb_json_string_or_null(&b, st->state);
+	sb_puts(&b, ",\"last_check\":");
+	sb_json_time(&b, st->last_check);
+	sb_puts(&b, ",\"last_result\":");
+	sb_json_string_or_null(&b, st->last_result);
+	sb_puts(&b, ",\"next_check\":");
+	sb_json_time(&b, st->next_check);
+	sb_printf(&b, ",\"requests\":{\"received\":%" PRIu64 ",\"coalesced\":%" PRIu64 ",\"rejected\":%" PRIu64 "}",
+	          st->received, st->coalesced, st->rejected);
+	sb_puts(&b, ",\"targets\":[");
+	for (size_t i = 0; i < st->n_targets; i++) {
+		const struct control_status_target *t = &st->targets[i];
+
+		sb_puts(&b, i ? ",{\"name\":" : "{\"name\":");
+		sb_json_string_or_null(&b, t->name);
+		sb_puts(&b, ",\"path\":");
+		sb_json_string_or_null(&b, t->path);
+		sb_puts(&b, ",\"version\":");
+		sb_json_string_or_null(&b, t->version);
+		sb_puts(&b, ",\"sha256\":");
+		sb_json_string_or_null(&b, t->sha256 && *t->sha256 ? t->sha256 : NULL);
+		sb_puts(&b, ",\"updated_at\":");
+		sb_json_time(&b, t->updated_at);
+		sb_puts(&b, ",\"last_error\":");
+		sb_json_string_or_null(&b, t->last_error);
+		sb_puts(&b, "}");
+	}
+	sb_puts(&b, "]}");
+	if (b.oom) {
+		free(b.p);
+		return -ENOMEM;
+	}
+	*ret_json = b.p;
+	*ret_len = b.len;
+	return 0;
+}

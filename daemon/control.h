@@ -1,0 +1,154 @@
+/*
+ * control.h - the control socket (SPEC section 4): open it, receive
+ * datagrams with the sender's credentials, classify them, format replies.
+ *
+ * The socket is AF_UNIX SOCK_DGRAM on a filesystem path, non-blocking,
+ * close-on-exec, with SO_PASSCRED on so every datagram carries the sender's
+ * uid as the kernel saw it. Who sent a request is never read from its bytes.
+ *
+ * The daemon's loop, each time the socket is readable:
+ *
+ *     n = control_receive(fd, msgs, N);          up to N datagrams, no blocking
+ *     for each: control_parse(), act, set msgs[i].reply
+ *     control_send_replies(fd, msgs, n);         MSG_DONTWAIT, to senders with an address
+ *
+ * until control_receive() returns 0 (EAGAIN). Nothing here logs.
+ */
+#ifndef UPDATER_CONTROL_H
+#define UPDATER_CONTROL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include "config.h"
+#include "schedule.h"
+
+#define CONTROL_REQUEST_MAX 256 /* bytes in one request */
+#define CONTROL_REPLY_INLINE 96 /* replies up to this size need no allocation */
+
+struct control_socket {
+	int fd;         /* -1 when closed */
+	bool activated; /* from LISTEN_FDS: not ours to unlink */
+	char *path;     /* the path we bound, NULL when activated */
+	dev_t dev;      /* the socket file we created, so we only unlink our own */
+	ino_t ino;
+};
+
+/*
+ * Take the socket from socket activation (the first AF_UNIX datagram socket
+ * among LISTEN_FDS; LISTEN_* are removed from the environment) or, without
+ * one, bind PATH: its parent directory is created (0755) when missing, a
+ * stale socket there is replaced, and the socket file gets mode 0666. A path
+ * where another process still answers is not taken (-EADDRINUSE); neither is
+ * anything that is not a socket (-EEXIST). Returns 0 or a negative errno
+ * with a sentence in ERR.
+ */
+int control_open(const char *path, struct control_socket *ret, char *err, size_t err_size);
+
+/* Close the socket; unlink the path when we created it and it is still ours. KEEP_PATH: leave it (re-exec). */
+void control_close(struct control_socket *cs, bool keep_path);
+
+struct control_msg {
+	uint8_t buf[CONTROL_REQUEST_MAX + 1];
+	size_t len;      /* bytes in buf */
+	bool truncated;  /* the datagram was longer than CONTROL_REQUEST_MAX */
+	bool has_creds;
+	uid_t uid;       /* from SCM_CREDENTIALS; (uid_t)-1 without */
+	pid_t pid;
+	struct sockaddr_un addr;
+	socklen_t addrlen; /* <= sizeof(sa_family_t): the sender has no address */
+	/* The reply: set by the caller, sent by control_send_replies(). */
+	const char *reply; /* NULL: none */
+	size_t reply_len;
+	char *reply_alloc; /* freed by control_send_replies() */
+	char reply_buf[CONTROL_REPLY_INLINE];
+	/* internal to control.c */
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(struct ucred))];
+	} cmsg;
+};
+
+/*
+ * Receive up to N datagrams without blocking. Returns how many (0 when none
+ * is waiting), or a negative errno. Each message's reply fields are reset.
+ */
+int control_receive(int fd, struct control_msg *msgs, size_t n);
+
+/* True when the sender can get a reply (its socket has an address). */
+bool control_msg_has_address(const struct control_msg *m);
+
+/* Set a message's reply (copied; longer text is allocated). 0 or -ENOMEM. */
+int control_set_reply(struct control_msg *m, const char *text, size_t len);
+/* printf-style, for short replies; the text is made ASCII-printable. */
+void control_set_replyf(struct control_msg *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Send each message's reply to its sender with MSG_DONTWAIT (a full or gone
+ * client loses its reply, nothing else), then free the replies. Returns how
+ * many were sent.
+ */
+size_t control_send_replies(int fd, struct control_msg *msgs, size_t n);
+
+enum control_command {
+	CONTROL_CHECK,
+	CONTROL_STATUS,
+	CONTROL_SUBSCRIBE,
+	CONTROL_UNSUBSCRIBE,
+	CONTROL_ROLLBACK,
+};
+
+struct control_request {
+	enum control_command command;
+	char target[CONFIG_NAME_MAX + 1]; /* CONTROL_ROLLBACK */
+};
+
+/*
+ * Classify one datagram: exactly one byte (any value) or "check" is a check
+ * request; "status", "subscribe", "unsubscribe", "rollback TARGET" (TARGET
+ * a valid target name). One trailing newline is tolerated, so
+ * `echo status | socat ...` works. Returns 0 and fills *ret, or -EINVAL with
+ * the reason for the "error REASON" reply in ERR (empty, too long, not
+ * ASCII, unknown request, bad target name). Permissions are the caller's.
+ */
+int control_parse(const uint8_t *buf, size_t len, bool truncated, struct control_request *ret,
+                  char *err, size_t err_size);
+
+/* "queued", "running" or "deferred N" (N whole seconds, rounded up, >= 1). */
+void control_format_check(enum schedule_answer answer, int64_t wait_ms, char *buf, size_t size);
+
+/* Copy TEXT into BUF keeping only printable ASCII (others become '?'). */
+void control_sanitize(const char *text, char *buf, size_t size);
+
+struct control_status_target {
+	const char *name;
+	const char *path;
+	const char *version;   /* NULL: null */
+	const char *sha256;    /* NULL or "": null */
+	int64_t updated_at;    /* < 0: null */
+	const char *last_error; /* NULL: null */
+};
+
+struct control_status {
+	const char *version;      /* the daemon's */
+	const char *state;        /* idle, checking, downloading, swapping */
+	int64_t last_check;       /* Unix seconds, < 0: null */
+	const char *last_result;  /* NULL: null */
+	int64_t next_check;       /* Unix seconds, < 0: null */
+	uint64_t received, coalesced, rejected;
+	const struct control_status_target *targets;
+	size_t n_targets;
+};
+
+/*
+ * The status reply: one JSON object in pure ASCII (every other character is
+ * a \u escape; bytes that are not valid UTF-8 become U+FFFD). Returns 0 and
+ * a malloc'd NUL-terminated string in *ret_json, or -ENOMEM.
+ */
+int control_format_status(const struct control_status *st, char **ret_json, size_t *ret_len);
+
+#endif
