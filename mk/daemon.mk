@@ -23,3 +23,5 @@ tests_check_schedule_SOURCES = tests/check_schedule.c
 tests_check_schedule_CFLAGS = $(UNIT_CFLAGS)
 tests_check_schedule_LDADD = $(UNIT_LDADD)
 
+
+dist_man_MANS += man/updaterd.8
