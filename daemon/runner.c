@@ -227,11 +227,15 @@ static _Noreturn void child_run(const struct runner_spec *spec, char *const *arg
 			child_fail(status_fd, STEP_REGAIN, EPERM);
 		if (spec->uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
 			child_fail(status_fd, STEP_REGAIN, EPERM);
-		/* Changing credentials cleared it: set the parent-death signal now. */
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
 	}
+
+	/*
+	 * A script must not outlive a daemon that died without killing it. Set
+	 * after the credential change, which would clear it.
+	 */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
 
 	(void)execve(spec->path, argv, spec->envp);
 	child_fail(status_fd, STEP_EXEC, errno);

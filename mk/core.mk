@@ -9,3 +9,10 @@ TESTS += tests/check_runner
 tests_check_runner_SOURCES = tests/check_runner.c
 tests_check_runner_CFLAGS = $(UNIT_CFLAGS)
 tests_check_runner_LDADD = $(UNIT_LDADD)
+
+TESTS += \
+	tests/integration/scripts-env.sh \
+	tests/integration/scripts-refused.sh
+EXTRA_DIST += \
+	tests/integration/scripts-env.sh \
+	tests/integration/scripts-refused.sh
