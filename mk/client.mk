@@ -62,8 +62,15 @@ tests_loadgen_SOURCES = tests/loadgen.c
 TESTS += tests/check_libupdater \
 	tests/integration/client-reexec.sh \
 	tests/integration/client-failed-exec.sh \
-	tests/integration/client-watch.sh
+	tests/integration/client-watch.sh \
+	tests/integration/client-request-check.sh \
+	tests/integration/client-updaterctl.sh \
+	tests/integration/client-abi.sh
 EXTRA_DIST += tests/integration/client-reexec.sh \
 	tests/integration/client-failed-exec.sh \
 	tests/integration/client-watch.sh \
-	tests/integration/client-common.bash
+	tests/integration/client-request-check.sh \
+	tests/integration/client-updaterctl.sh \
+	tests/integration/client-abi.sh \
+	tests/integration/client-common.bash \
+	tests/integration/client-fakedaemon.py

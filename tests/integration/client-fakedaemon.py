@@ -1,0 +1,120 @@
+#!/usr/bin/python3
+"""A stand-in for updaterd's control socket (SPEC section 4), for the client
+tests: it answers like the daemon and lets a test choose how a check ends.
+
+  client-fakedaemon.py SOCKET MODE LOG
+
+MODE:
+  normal   check -> "queued"; 0.3 s later subscribers get
+           "updated hello 2.0" and "checked ok 1 target, 1 updated"
+  running  check -> "running"; subscribers get "checked ok earlier round",
+           then "checked failed hello: download failed"
+  failing  check -> "deferred 1"; subscribers get "checked failed hello: bad signature"
+  never    check -> "queued"; the check never ends
+  silent   no reply to anything
+Every request is logged to LOG as "uid=UID len=N TEXT" (the sender's uid
+from SCM_CREDENTIALS). The socket is mode 0666 so any user reaches it.
+"""
+import json
+import os
+import select
+import socket
+import struct
+import sys
+import time
+
+STATUS = {
+    "version": "0.1.0",
+    "state": "idle",
+    "last_check": 1700000000,
+    "last_result": "ok",
+    "next_check": None,
+    "requests": {"received": 3, "coalesced": 1, "rejected": 0},
+    "targets": [
+        {"name": "hello", "path": "/usr/local/bin/hello", "version": "1.4.2",
+         "sha256": "ab" * 32, "updated_at": 1700000000, "last_error": None},
+        {"name": "other-tool", "path": "/opt/other", "version": None,
+         "sha256": None, "updated_at": None, "last_error": "check: exit 1 \u00e9\u001b[31m"},
+    ],
+}
+
+
+def main(argv):
+    path, mode, logpath = argv[1], argv[2], argv[3]
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+    s.bind(path)
+    os.chmod(path, 0o666)
+    log = open(logpath, "a", buffering=1)
+    subscribers = set()
+    timers = []  # (when, text)
+
+    def notify(text):
+        for addr in list(subscribers):
+            try:
+                s.sendto(text.encode(), addr)
+            except OSError:
+                subscribers.discard(addr)
+
+    while True:
+        timeout = None
+        if timers:
+            timeout = max(0.0, min(t for t, _ in timers) - time.monotonic())
+        r, _, _ = select.select([s], [], [], timeout)
+        now = time.monotonic()
+        for t in sorted([t for t in timers if t[0] <= now]):
+            timers.remove(t)
+            notify(t[1])
+        if not r:
+            continue
+        data, anc, _, addr = s.recvmsg(1024, socket.CMSG_SPACE(12))
+        uid = -1
+        for level, kind, payload in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                _, uid, _ = struct.unpack("3i", payload[:12])
+        text = data.decode(errors="replace")
+        log.write(f"uid={uid} len={len(data)} {text}\n")
+        if mode == "silent" or not addr:
+            continue
+        reply = None
+        if len(data) == 1 or text == "check":
+            if mode == "normal":
+                reply = "queued"
+                timers.append((now + 0.3, "updated hello 2.0"))
+                timers.append((now + 0.35, "checked ok 1 target, 1 updated"))
+            elif mode == "running":
+                reply = "running"
+                timers.append((now + 0.2, "checked ok earlier round"))
+                timers.append((now + 0.5, "checked failed hello: download failed"))
+            elif mode == "failing":
+                reply = "deferred 1"
+                timers.append((now + 1.0, "checked failed hello: bad signature"))
+            else:
+                reply = "queued"
+        elif text == "status":
+            reply = json.dumps(STATUS)
+        elif text == "subscribe":
+            subscribers.add(addr)
+            reply = "ok"
+        elif text == "unsubscribe":
+            subscribers.discard(addr)
+            reply = "ok"
+        elif text.startswith("rollback "):
+            target = text[len("rollback "):]
+            if uid != 0:
+                reply = "error permission denied"
+            elif target == "hello":
+                reply = "ok 1.4.1"
+                timers.append((now, "rolledback hello 1.4.1"))
+            else:
+                reply = f"error unknown target '{target}'"
+        else:
+            reply = "error unknown request"
+        try:
+            s.sendto(reply.encode(), addr)
+        except OSError:
+            pass
+
+
+if __name__ == "__main__":
+    main(sys.argv)
