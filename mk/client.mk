@@ -65,7 +65,8 @@ TESTS += tests/check_libupdater \
 	tests/integration/client-watch.sh \
 	tests/integration/client-request-check.sh \
 	tests/integration/client-updaterctl.sh \
-	tests/integration/client-abi.sh
+	tests/integration/client-abi.sh \
+	tests/integration/zero-downtime.sh
 EXTRA_DIST += tests/integration/client-reexec.sh \
 	tests/integration/client-failed-exec.sh \
 	tests/integration/client-watch.sh \
@@ -73,4 +74,5 @@ EXTRA_DIST += tests/integration/client-reexec.sh \
 	tests/integration/client-updaterctl.sh \
 	tests/integration/client-abi.sh \
 	tests/integration/client-common.bash \
-	tests/integration/client-fakedaemon.py
+	tests/integration/client-fakedaemon.py \
+	tests/integration/zero-downtime.sh
