@@ -9,7 +9,8 @@
  * "LOG_NAME: cannot execute '/x/check': Permission denied" and returns the
  * negative errno, so no run is ever reported as a mysterious exit 127.
  *
- * The process is watched through a pidfd. When it becomes readable the child
+ * The process is watched through a pidfd (where there is none, as under
+ * valgrind, it is looked at every RUNNER_POLL_MS). When it exits, the child
  * is a zombie; its process group is killed with SIGKILL *before* the zombie
  * is reaped, while its PID cannot have been reused, so grandchildren that
  * stayed in the group cannot keep the pipes open. A process that left the
@@ -38,6 +39,8 @@
 
 /* After the process exited, how long leftovers may keep its pipes open. */
 #define RUNNER_DRAIN_MS 1000
+/* Without a pidfd, how often the process is looked at. */
+#define RUNNER_POLL_MS 50
 /* runner_kill() waits at most this long for the killed process to die. */
 #define RUNNER_REAP_WAIT_MS 500
 #define RUNNER_READ_CHUNK (64 * 1024)
@@ -74,6 +77,7 @@ struct runner {
 	int64_t term_at; /* INT64_MAX when not pending */
 	int64_t kill_at;
 	int64_t drain_at;
+	int64_t poll_at; /* without a pidfd: next waitid(); INT64_MAX otherwise */
 	uint64_t timeout_ms;
 	uint64_t kill_grace_ms;
 	bool timed_out;
@@ -323,7 +327,7 @@ int runner_start(const struct runner_spec *spec, struct runner **ret_runner)
 		return -ENOMEM;
 	r->pid = -1;
 	r->pidfd = r->out_fd = r->err_fd = -1;
-	r->term_at = r->kill_at = r->drain_at = INT64_MAX;
+	r->term_at = r->kill_at = r->drain_at = r->poll_at = INT64_MAX;
 	r->timeout_ms = spec->timeout_ms;
 	r->on_output = spec->on_output;
 	r->ctx = spec->ctx;
@@ -400,7 +404,12 @@ int runner_start(const struct runner_spec *spec, struct runner **ret_runner)
 		(void)close(ret);
 		ret = -EMFILE;
 	}
-	if (ret < 0) {
+	/* No pidfd (valgrind, kernels before 5.3, seccomp): poll instead. */
+	if (ret == -ENOSYS) {
+		r->poll_at = now_boottime_ms() + RUNNER_POLL_MS;
+		ret = -1;
+	}
+	if (ret < -1) {
 		int st;
 
 		log_err("%s: cannot watch the process of '%s': %s", name, spec->path, strerror(-ret));
@@ -410,7 +419,7 @@ int runner_start(const struct runner_spec *spec, struct runner **ret_runner)
 		r->pid = -1;
 		goto fail;
 	}
-	r->pidfd = ret;
+	r->pidfd = ret; /* -1 when polling */
 	r->out_fd = out[0];
 	r->err_fd = err[0];
 	r->kill_grace_ms = spec->kill_grace_ms ? spec->kill_grace_ms : RUNNER_KILL_GRACE_MS;
@@ -469,6 +478,8 @@ int64_t runner_deadline(const struct runner *r)
 		d = r->kill_at;
 	if (r->drain_at < d)
 		d = r->drain_at;
+	if (r->poll_at < d)
+		d = r->poll_at;
 	return d;
 }
 
@@ -547,11 +558,6 @@ static void stderr_flush(struct runner *r)
 		stderr_end_line(r);
 }
 
-static void finish_output(struct runner *r, int *fd)
-{
-	close_fd(fd);
-}
-
 /* Read what is there. Returns with the fd closed on EOF or error. */
 static void drain_fd(struct runner *r, int *fd, bool is_stdout)
 {
@@ -565,11 +571,11 @@ static void drain_fd(struct runner *r, int *fd, bool is_stdout)
 				return;
 			log_warn("%s: cannot read the script's %s: %m", r->log_name,
 			         is_stdout ? "output" : "stderr");
-			finish_output(r, fd);
+			close_fd(fd);
 			return;
 		}
 		if (n == 0) {
-			finish_output(r, fd);
+			close_fd(fd);
 			return;
 		}
 		if (!is_stdout) {
@@ -588,32 +594,41 @@ static void drain_fd(struct runner *r, int *fd, bool is_stdout)
 				signal_group(r, SIGKILL);
 				r->term_at = r->kill_at = INT64_MAX;
 				/* Nothing more is wanted: do not wait for this pipe. */
-				finish_output(r, fd);
+				close_fd(fd);
 				return;
 			}
 		}
 	}
 }
 
+/* Reap the process when it has exited; nothing when it still runs. */
 static void reap(struct runner *r, int64_t now_ms)
 {
+	siginfo_t si;
 	int status = 0;
 	pid_t w;
 
-	/* A zombie holds its PID: kill what is left of the group, then reap. */
-	if (r->pid > 0)
+	/* Look without reaping: only a zombie may have its group killed. */
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)r->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0) {
+		if (si.si_pid == 0)
+			return; /* still running */
+		/* The zombie holds its PID: kill what is left of the group, then reap. */
 		(void)kill(-r->pid, SIGKILL);
-	do
-		w = waitpid(r->pid, &status, WNOHANG);
-	while (w < 0 && errno == EINTR);
-	if (w == 0)
-		return; /* spurious: not exited yet */
-	if (w < 0)
-		r->status_lost = true;
+		do
+			w = waitpid(r->pid, &status, 0);
+		while (w < 0 && errno == EINTR);
+		if (w < 0)
+			r->status_lost = true;
+	} else if (errno == ECHILD) {
+		r->status_lost = true; /* reaped behind our back */
+	} else {
+		return;
+	}
 	r->wait_status = status;
 	r->reaped = true;
 	close_fd(&r->pidfd);
-	r->term_at = r->kill_at = INT64_MAX;
+	r->term_at = r->kill_at = r->poll_at = INT64_MAX;
 	r->drain_at = now_ms + RUNNER_DRAIN_MS;
 }
 
@@ -633,6 +648,10 @@ int runner_process(struct runner *r, const fd_set *rfds, int64_t now_ms)
 		if (r->out_fd >= 0)
 			drain_fd(r, &r->out_fd, true);
 		reap(r, now_ms);
+	} else if (!r->reaped && r->pidfd < 0 && now_ms >= r->poll_at) {
+		reap(r, now_ms);
+		if (!r->reaped)
+			r->poll_at = now_ms + RUNNER_POLL_MS;
 	}
 
 	if (!r->reaped) {
@@ -745,7 +764,7 @@ void runner_kill(struct runner *r)
 		r->aborted = true;
 		r->abort_error = -ECANCELED;
 	}
-	r->term_at = r->kill_at = r->drain_at = INT64_MAX;
+	r->term_at = r->kill_at = r->drain_at = r->poll_at = INT64_MAX;
 	r->finished = true;
 }
 
