@@ -4,6 +4,8 @@
 # libupdater exports only the names of SPEC section 11 (client/libupdater.sym).
 lib_LTLIBRARIES += libupdater.la
 include_HEADERS = include/updater.h
+
+dist_man_MANS += man/libupdater.3 man/updaterctl.1
 libupdater_la_SOURCES = \
 	client/libupdater.c \
 	client/libupdater-watch.c \
