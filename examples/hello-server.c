@@ -96,9 +96,13 @@ static void answer(int conn)
 	(void)close(conn);
 }
 
+/*
+ * Answer what waits in the backlog, at most a batch at a time so that under
+ * a flood the loop still gets to look at the watch descriptor.
+ */
 static void serve_backlog(int lfd)
 {
-	for (;;) {
+	for (int i = 0; i < 64; i++) {
 		int conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 
 		if (conn < 0)
