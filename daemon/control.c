@@ -208,6 +208,13 @@ static void read_cmsgs(struct control_msg *m, struct msghdr *mh)
 			struct ucred uc;
 
 			memcpy(&uc, CMSG_DATA(c), sizeof(uc));
+			/*
+			 * A datagram queued before SO_PASSCRED was on (an activated
+			 * socket without PassCredentials=) carries no credentials: the
+			 * kernel reports pid 0 and the overflow uid. Nobody, then.
+			 */
+			if (uc.pid == 0)
+				continue;
 			m->has_creds = true;
 			m->uid = uc.uid;
 			m->pid = uc.pid;

@@ -25,3 +25,18 @@ tests_check_schedule_LDADD = $(UNIT_LDADD)
 
 
 dist_man_MANS += man/updaterd.8
+
+# Integration tests: the real updaterd against real sockets and scripts.
+DAEMON_INTEGRATION_TESTS = \
+	tests/integration/daemon-request.sh \
+	tests/integration/daemon-flood.sh \
+	tests/integration/daemon-malformed.sh \
+	tests/integration/daemon-status.sh \
+	tests/integration/daemon-signals.sh \
+	tests/integration/daemon-notify.sh \
+	tests/integration/daemon-config.sh \
+	tests/integration/daemon-socket.sh \
+	tests/integration/daemon-units.sh
+EXTRA_DIST += $(DAEMON_INTEGRATION_TESTS) \
+	tests/integration/daemon-lib.sh \
+	tests/integration/notify_listen.py

@@ -1,0 +1,1009 @@
+/*
+ * main.c - updaterd: options, set-up, and the one select() loop.
+ *
+ * Everything the daemon waits for is a descriptor in one select() call: the
+ * control socket, a signalfd for SIGHUP/SIGTERM/SIGINT, a CLOCK_BOOTTIME
+ * timerfd armed at the nearest deadline, and the pipes of a running check
+ * round. Idle, the loop sleeps in select() with nothing to do until that
+ * deadline, so an idle daemon makes no system call at all. A timerfd rather
+ * than select()'s own timeout, because select() counts CLOCK_MONOTONIC, which
+ * stands still while the machine is suspended: a check due during a suspend
+ * must run right after resume, not hours later.
+ *
+ * This is the only file that exits.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "config.h"
+#include "control.h"
+#include "log.h"
+#include "notify.h"
+#include "runner.h"
+#include "schedule.h"
+#include "state.h"
+#include "update.h"
+#include "util.h"
+
+#define EXIT_USAGE 2
+#define EXIT_CONFIG 78
+
+/* Datagrams handled per wake-up before the loop looks at its other descriptors again. */
+#define CONTROL_BUDGET 4096
+#define CONTROL_MSGS 64
+
+/* Set by a re-executing image of ourselves: a check request was waiting. */
+#define ENV_PENDING "UPDATERD_CHECK_PENDING"
+
+struct daemon {
+	char *config_file;
+	struct config *config;       /* the running configuration */
+	struct config *round_config; /* what the running round uses (may be older than config) */
+	struct update_opts opts;
+	struct update_opts round_opts;
+	struct update_hooks hooks;
+
+	struct control_socket cs;
+	int sigfd;
+	int timerfd;
+	int64_t timer_armed; /* the deadline the timerfd is set to, INT64_MAX: disarmed */
+
+	struct schedule sched;
+	struct update_round *round;
+	int phase_reported; /* -1: idle */
+	struct subscribers subs;
+
+	uint64_t received, coalesced, rejected;
+	int64_t last_check; /* Unix seconds, -1 never */
+	char *last_result;
+
+	int64_t watchdog_ms; /* 0: off */
+	int64_t watchdog_next;
+
+	/* Self-update: the image we run, and whether a swap replaced it. */
+	char *self_path;
+	dev_t self_dev;
+	ino_t self_ino;
+	bool reexec;
+	char **argv;
+};
+
+static struct control_msg msgs[CONTROL_MSGS];
+
+static void usage(FILE *f)
+{
+	(void)fprintf(f,
+	              "Usage: updaterd [-c FILE] [--check-config] [--once] [-v] [--version] [-h]\n"
+	              "\n"
+	              "Keeps chosen executables up to date (see updaterd(8)).\n"
+	              "\n"
+	              "  -c, --config FILE   configuration file (default %s)\n"
+	              "      --check-config  check the configuration and the scripts, then exit\n"
+	              "      --once          check every target once, apply updates, then exit\n"
+	              "  -v, --verbose       log debug messages\n"
+	              "      --version       print the version and exit\n"
+	              "  -h, --help          print this help and exit\n",
+	              CONFIGFILE);
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+static int64_t sec_to_ms(uint64_t sec)
+{
+	/* Far enough to be "never" in practice, far from overflowing when added to. */
+	const uint64_t cap = (uint64_t)INT64_MAX / 4000;
+
+	return (int64_t)(sec > cap ? cap : sec) * 1000;
+}
+
+static void log_lines(int priority, const char *text)
+{
+	const char *p = text;
+
+	while (p && *p) {
+		const char *nl = strchr(p, '\n');
+		int len = nl ? (int)(nl - p) : (int)strlen(p);
+
+		if (len > 0)
+			log_msg(priority, "%.*s", len, p);
+		p = nl ? nl + 1 : NULL;
+	}
+}
+
+static int load_config(const char *file, struct config **ret)
+{
+	char *errors = NULL;
+	int r = config_load(file, ret, &errors);
+
+	if (r < 0) {
+		if (errors && *errors)
+			log_lines(LOG_ERR, errors);
+		else
+			log_err("'%s': %s", file, strerror(-r));
+	}
+	free(errors);
+	return r;
+}
+
+/* Who the scripts run as. When the daemon is not root, script_user does not apply. */
+static int resolve_script_user(const struct config *config, struct update_opts *opts)
+{
+	const char *user = config->script_user ? config->script_user : "nobody";
+	struct passwd *pw;
+
+	*opts = (struct update_opts){ .config = config, .uid = getuid(), .gid = getgid() };
+	if (geteuid() != 0)
+		return 0;
+	errno = 0;
+	pw = getpwnam(user);
+	if (!pw) {
+		log_err("'%s': script_user '%s': %s", config->file, user,
+		        errno ? strerror(errno) : "no such user");
+		return -ESRCH;
+	}
+	opts->change_user = true;
+	opts->uid = pw->pw_uid;
+	opts->gid = pw->pw_gid;
+	return 0;
+}
+
+static struct schedule_params schedule_params_of(const struct config *c)
+{
+	return (struct schedule_params){
+		.interval_ms = sec_to_ms(c->interval_sec),
+		.splay_ms = sec_to_ms(c->splay_sec),
+		.min_interval_ms = sec_to_ms(c->min_interval_sec),
+	};
+}
+
+static int check_scripts(const struct config *config)
+{
+	static const char *const names[] = { "check", "download" };
+	uid_t owner = geteuid() == 0 ? 0 : geteuid();
+	int ret = 0;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char path[PATH_MAX], err[512];
+
+		if (snprintf(path, sizeof(path), "%s/%s", config->scripts_dir, names[i]) >= (int)sizeof(path)) {
+			log_err("scripts_dir '%s' is too long", config->scripts_dir);
+			ret = -ENAMETOOLONG;
+			continue;
+		}
+		if (runner_check_script(path, owner, err, sizeof(err)) < 0) {
+			log_err("%s", err);
+			ret = -EPERM;
+		}
+	}
+	return ret;
+}
+
+static int cmd_check_config(const char *file)
+{
+	struct config *config;
+	struct update_opts opts;
+	int bad = 0;
+
+	if (load_config(file, &config) < 0)
+		return EXIT_CONFIG;
+	if (check_scripts(config) < 0)
+		bad = 1;
+	if (resolve_script_user(config, &opts) < 0)
+		bad = 1;
+	if (!bad)
+		log_info("'%s': configuration and scripts are valid", file);
+	config_free(config);
+	return bad ? EXIT_CONFIG : 0;
+}
+
+/* Block the signals we read from a signalfd, and ignore SIGPIPE. */
+static int setup_signals(void)
+{
+	sigset_t set;
+	int fd;
+
+	(void)signal(SIGPIPE, SIG_IGN);
+	(void)sigemptyset(&set);
+	(void)sigaddset(&set, SIGHUP);
+	(void)sigaddset(&set, SIGTERM);
+	(void)sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	return fd;
+}
+
+/* Drain the signalfd; returns the signals seen as a bit mask (1 << signo). */
+static unsigned read_signals(int fd)
+{
+	struct signalfd_siginfo si;
+	unsigned seen = 0;
+
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		if (si.ssi_signo < 32)
+			seen |= 1u << si.ssi_signo;
+	return seen;
+}
+
+static void signal_old_image(const struct target_config *target, const struct swap_result *res)
+{
+	size_t count = 0;
+	int r;
+
+	if (!target->signal || !res || !res->had_old)
+		return;
+	r = notify_signal_image(res->old_dev, res->old_ino, target->signal, getpid(), &count);
+	if (r < 0)
+		log_warn("%s: cannot signal processes running the old file: %s", target->name, strerror(-r));
+	else if (count > 0)
+		log_info("%s: sent %s to %zu process%s running the old file", target->name,
+		         sigabbrev_np(target->signal) ? sigabbrev_np(target->signal) : "a signal", count,
+		         count == 1 ? "" : "es");
+}
+
+/* "WHAT TARGET VERSION" to every subscriber. */
+static void announce(struct daemon *d, const char *what, const char *target, const char *version)
+{
+	char msg[256], clean[256];
+
+	if (!d || d->subs.n == 0)
+		return;
+	(void)snprintf(msg, sizeof(msg), "%s %s %s", what, target, version ? version : "unknown");
+	control_sanitize(msg, clean, sizeof(clean));
+	(void)subscribers_send(&d->subs, d->cs.fd, clean);
+}
+
+static void on_swapped(void *ctx, const struct target_config *target, const char *version,
+                       const struct swap_result *res)
+{
+	struct daemon *d = ctx;
+
+	announce(d, "updated", target->name, version);
+	signal_old_image(target, res);
+	/* We replaced our own executable: run the new one once the round is over. */
+	if (d && d->self_path && res && res->had_old && res->old_dev == d->self_dev &&
+	    res->old_ino == d->self_ino)
+		d->reexec = true;
+}
+
+static void on_rolled_back(void *ctx, const struct target_config *target, const char *version,
+                           const struct swap_result *res)
+{
+	struct daemon *d = ctx;
+
+	announce(d, "rolledback", target->name, version);
+	signal_old_image(target, res);
+	if (d && d->self_path && res && res->had_old && res->old_dev == d->self_dev &&
+	    res->old_ino == d->self_ino)
+		d->reexec = true;
+}
+
+static const char *phase_name(enum update_phase phase)
+{
+	switch (phase) {
+	case UPDATE_CHECKING:
+		return "checking";
+	case UPDATE_DOWNLOADING:
+		return "downloading";
+	case UPDATE_SWAPPING:
+		return "swapping";
+	}
+	return "checking";
+}
+
+static const char *phase_title(enum update_phase phase)
+{
+	switch (phase) {
+	case UPDATE_CHECKING:
+		return "Checking for updates";
+	case UPDATE_DOWNLOADING:
+		return "Downloading";
+	case UPDATE_SWAPPING:
+		return "Installing";
+	}
+	return "Checking for updates";
+}
+
+/* The next check as Unix seconds, -1 when none is planned. */
+static int64_t next_check_unix(const struct daemon *d, int64_t now)
+{
+	int64_t next = schedule_next(&d->sched);
+
+	if (next == SCHEDULE_NEVER)
+		return -1;
+	if (next < now)
+		next = now;
+	return (int64_t)time(NULL) + (next - now + 999) / 1000;
+}
+
+static void report_status(struct daemon *d, int64_t now)
+{
+	int64_t next;
+
+	if (d->round) {
+		int phase = (int)update_round_phase(d->round);
+
+		if (phase == d->phase_reported)
+			return;
+		d->phase_reported = phase;
+		notify_status("%s", phase_title(phase));
+		return;
+	}
+	d->phase_reported = -1;
+	next = next_check_unix(d, now);
+	if (next < 0) {
+		notify_status("Idle; checks only on request");
+	} else {
+		time_t t = (time_t)next;
+		struct tm tm;
+		char when[64];
+
+		(void)strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %Z", localtime_r(&t, &tm));
+		notify_status("Idle; next check at %s", when);
+	}
+}
+
+static void start_round(struct daemon *d, int64_t now)
+{
+	int r;
+
+	schedule_started(&d->sched, now);
+	d->round_opts = d->opts;
+	d->round_config = d->config;
+	r = update_round_start(&d->round_opts, &d->hooks, &d->round);
+	if (r < 0) {
+		char msg[256], clean[256];
+
+		d->round = NULL;
+		d->round_config = NULL;
+		log_err("cannot start a check: %s", strerror(-r));
+		schedule_finished(&d->sched, now, true);
+		free(d->last_result);
+		(void)snprintf(msg, sizeof(msg), "failed: cannot start: %s", strerror(-r));
+		d->last_result = strdup(msg);
+		(void)snprintf(msg, sizeof(msg), "checked failed cannot start: %s", strerror(-r));
+		control_sanitize(msg, clean, sizeof(clean));
+		(void)subscribers_send(&d->subs, d->cs.fd, clean);
+		return;
+	}
+	d->phase_reported = -2;
+	log_debug("check round started");
+}
+
+static void finish_round(struct daemon *d, int64_t now)
+{
+	bool failed = update_round_failed(d->round);
+	const char *summary = update_round_summary(d->round);
+	char msg[512], clean[512];
+	int64_t wall = (int64_t)time(NULL);
+	int r;
+
+	if (!summary)
+		summary = failed ? "failed" : "done";
+	log_msg(failed ? LOG_WARNING : LOG_INFO, "check: %s", summary);
+	free(d->last_result);
+	d->last_result = strdup(summary);
+	(void)snprintf(msg, sizeof(msg), "checked %s %s", failed ? "failed" : "ok", summary);
+	control_sanitize(msg, clean, sizeof(clean));
+
+	update_round_free(d->round);
+	d->round = NULL;
+	if (d->round_config && d->round_config != d->config)
+		config_free(d->round_config); /* replaced by a reload during the round */
+	d->round_config = NULL;
+
+	r = state_set_last_check(d->config->state_dir, wall);
+	if (r < 0)
+		log_warn("'%s': cannot record the time of the last check: %s", d->config->state_dir, strerror(-r));
+	d->last_check = wall;
+	schedule_finished(&d->sched, now, failed);
+	if (failed && d->sched.retry != SCHEDULE_NEVER)
+		log_info("retrying in %" PRId64 " s", (d->sched.retry - now + 999) / 1000);
+	(void)subscribers_send(&d->subs, d->cs.fd, clean);
+}
+
+static void fill_status_reply(struct daemon *d, struct control_msg *m, int64_t now)
+{
+	const struct config *c = d->config;
+	struct control_status_target *targets = calloc(c->n_targets ? c->n_targets : 1, sizeof(*targets));
+	struct target_state *states = calloc(c->n_targets ? c->n_targets : 1, sizeof(*states));
+	struct control_status st = {
+		.version = PACKAGE_VERSION,
+		.state = d->round ? phase_name(update_round_phase(d->round)) : "idle",
+		.last_check = d->last_check,
+		.last_result = d->last_result,
+		.next_check = next_check_unix(d, now),
+		.received = d->received,
+		.coalesced = d->coalesced,
+		.rejected = d->rejected,
+		.targets = targets,
+		.n_targets = c->n_targets,
+	};
+	char *json = NULL;
+	size_t len = 0;
+
+	if (!targets || !states) {
+		control_set_replyf(m, "error out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < c->n_targets; i++) {
+		const struct target_config *t = &c->targets[i];
+
+		if (state_load_target(c->state_dir, t->name, &states[i]) < 0)
+			states[i] = (struct target_state){ .updated_at = -1 };
+		targets[i] = (struct control_status_target){
+			.name = t->name,
+			.path = t->path,
+			.version = states[i].version,
+			.sha256 = states[i].sha256_hex,
+			.updated_at = states[i].updated_at,
+			.last_error = states[i].last_error,
+		};
+	}
+	if (control_format_status(&st, &json, &len) < 0 || control_set_reply(m, json, len) < 0)
+		control_set_replyf(m, "error out of memory");
+	free(json);
+	for (size_t i = 0; i < c->n_targets; i++)
+		target_state_clear(&states[i]);
+out:
+	free(targets);
+	free(states);
+}
+
+static void subscription_reply(struct control_msg *m, int r)
+{
+	switch (r) {
+	case 0:
+		control_set_replyf(m, "ok");
+		break;
+	case -EDESTADDRREQ:
+		control_set_replyf(m, "error your socket has no address to send notifications to");
+		break;
+	case -EUSERS:
+		control_set_replyf(m, "error too many subscribers (at most %d)", NOTIFY_SUBSCRIBERS_MAX);
+		break;
+	case -EDQUOT:
+		control_set_replyf(m, "error too many subscribers for uid %u (at most %d)", (unsigned)m->uid,
+		                   NOTIFY_SUBSCRIBERS_PER_UID);
+		break;
+	case -ENOENT:
+		control_set_replyf(m, "error not subscribed");
+		break;
+	default:
+		control_set_replyf(m, "error %s", strerror(-r));
+		break;
+	}
+}
+
+static void handle_rollback(struct daemon *d, struct control_msg *m, const char *target)
+{
+	char err[256] = "";
+	char *version = NULL;
+	int r;
+
+	if (d->round) {
+		control_set_replyf(m, "error busy: a check is running, try again when it is over");
+		return;
+	}
+	r = update_rollback(&d->opts, &d->hooks, target, &version, err, sizeof(err));
+	if (r < 0) {
+		log_warn("rollback of %s failed: %s", target, err[0] ? err : strerror(-r));
+		control_set_replyf(m, "error %s", err[0] ? err : strerror(-r));
+		return;
+	}
+	log_notice("%s: rolled back to %s (requested by uid 0, pid %d)", target, version ? version : "unknown",
+	           (int)m->pid);
+	control_set_replyf(m, "ok %s", version ? version : "unknown");
+	free(version);
+}
+
+static void handle_request(struct daemon *d, struct control_msg *m, int64_t now)
+{
+	struct control_request req;
+	char err[128], text[64];
+	int64_t wait_ms;
+	bool coalesced;
+	enum schedule_answer answer;
+
+	d->received++;
+	if (control_parse(m->buf, m->len, m->truncated, &req, err, sizeof(err)) < 0) {
+		d->rejected++;
+		log_debug("rejected a request from uid %d: %s", m->has_creds ? (int)m->uid : -1, err);
+		control_set_replyf(m, "error %s", err);
+		return;
+	}
+	switch (req.command) {
+	case CONTROL_CHECK:
+		answer = schedule_request(&d->sched, now, &wait_ms, &coalesced);
+		if (coalesced)
+			d->coalesced++;
+		else
+			log_debug("check requested by uid %d", m->has_creds ? (int)m->uid : -1);
+		control_format_check(answer, wait_ms, text, sizeof(text));
+		control_set_replyf(m, "%s", text);
+		break;
+	case CONTROL_STATUS:
+		fill_status_reply(d, m, now);
+		break;
+	case CONTROL_SUBSCRIBE:
+		subscription_reply(m, subscribers_add(&d->subs, &m->addr, m->addrlen, m->uid));
+		break;
+	case CONTROL_UNSUBSCRIBE:
+		subscription_reply(m, subscribers_remove(&d->subs, &m->addr, m->addrlen));
+		break;
+	case CONTROL_ROLLBACK:
+		if (!m->has_creds || m->uid != 0) {
+			d->rejected++;
+			log_debug("refused rollback of %s from uid %d", req.target, m->has_creds ? (int)m->uid : -1);
+			control_set_replyf(m, "error permission denied: rollback needs root");
+			break;
+		}
+		handle_rollback(d, m, req.target);
+		break;
+	}
+}
+
+static void handle_control(struct daemon *d, int64_t now)
+{
+	size_t budget = CONTROL_BUDGET;
+
+	/*
+	 * Drain the socket in batches. A batch shorter than asked for means
+	 * recvmmsg() met EAGAIN: the queue is empty, and select() will say when
+	 * more arrives. The budget keeps a flood from starving signals and the
+	 * running round.
+	 */
+	while (budget > 0) {
+		int n = control_receive(d->cs.fd, msgs, CONTROL_MSGS);
+
+		if (n < 0) {
+			log_warn("control socket: %s", strerror(-n));
+			return;
+		}
+		for (int i = 0; i < n; i++)
+			handle_request(d, &msgs[i], now);
+		(void)control_send_replies(d->cs.fd, msgs, (size_t)n);
+		if (n < CONTROL_MSGS)
+			return;
+		budget = budget > (size_t)n ? budget - (size_t)n : 0;
+	}
+}
+
+static void reload(struct daemon *d, int64_t now)
+{
+	struct config *config;
+	struct update_opts opts;
+	struct schedule_params params;
+	int r;
+
+	notify_reloading();
+	notify_status("Reloading the configuration");
+	log_info("SIGHUP: reloading '%s'", d->config_file);
+	if (load_config(d->config_file, &config) < 0) {
+		log_err("'%s' is invalid; keeping the running configuration", d->config_file);
+	} else if (resolve_script_user(config, &opts) < 0) {
+		log_err("'%s' is invalid; keeping the running configuration", d->config_file);
+		config_free(config);
+	} else {
+		if (!d->cs.activated && strcmp(config->socket_path, d->config->socket_path) != 0)
+			log_warn("socket: the new path '%s' takes effect at the next start; still serving '%s'",
+			         config->socket_path, d->config->socket_path);
+		if (d->config != d->round_config)
+			config_free(d->config);
+		d->config = config;
+		d->opts = opts;
+		d->opts.config = d->config;
+		params = schedule_params_of(config);
+		schedule_set_params(&d->sched, &params);
+		r = state_init(config->state_dir);
+		if (r < 0)
+			log_err("'%s': %s", config->state_dir, strerror(-r));
+		log_info("'%s' reloaded", d->config_file);
+	}
+	notify_ready();
+	/* SIGHUP also means "check now", past min_interval. */
+	schedule_force(&d->sched);
+	d->phase_reported = -2;
+	report_status(d, now);
+}
+
+/* Arm the timerfd at DEADLINE (CLOCK_BOOTTIME ms), only when it changed. */
+static void arm_timer(struct daemon *d, int64_t deadline)
+{
+	struct itimerspec its = { 0 };
+
+	if (deadline == d->timer_armed)
+		return;
+	if (deadline != INT64_MAX) {
+		if (deadline < 1)
+			deadline = 1; /* zero would disarm it */
+		its.it_value.tv_sec = deadline / 1000;
+		its.it_value.tv_nsec = (deadline % 1000) * 1000000;
+	}
+	if (timerfd_settime(d->timerfd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
+		log_warn("timerfd_settime: %m");
+		return;
+	}
+	d->timer_armed = deadline;
+}
+
+static void do_reexec(struct daemon *d)
+{
+	char pid[32];
+	int fd = d->cs.fd;
+
+	d->reexec = false;
+	log_notice("'%s' was replaced: re-executing it, keeping the control socket", d->self_path);
+	notify_status("Re-executing the new version");
+	/* LISTEN_FDS hands descriptors over starting at 3. */
+	if (fd != SD_LISTEN_FDS_START) {
+		if (d->sigfd == SD_LISTEN_FDS_START || d->timerfd == SD_LISTEN_FDS_START) {
+			log_err("cannot re-execute: fd 3 is taken");
+			return;
+		}
+		if (dup2(fd, SD_LISTEN_FDS_START) < 0) {
+			log_err("cannot re-execute: dup2: %m");
+			return;
+		}
+	} else if (fcntl(fd, F_SETFD, 0) < 0) {
+		log_err("cannot re-execute: %m");
+		return;
+	}
+	(void)snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	(void)setenv("LISTEN_FDS", "1", 1);
+	(void)setenv("LISTEN_PID", pid, 1);
+	(void)setenv("LISTEN_FDNAMES", "control", 1);
+	if (d->sched.pending)
+		(void)setenv(ENV_PENDING, "1", 1);
+	execv(d->self_path, d->argv);
+	log_err("cannot re-execute '%s': %m; the old version keeps running", d->self_path);
+	(void)unsetenv("LISTEN_FDS");
+	(void)unsetenv("LISTEN_PID");
+	(void)unsetenv("LISTEN_FDNAMES");
+	(void)unsetenv(ENV_PENDING);
+	if (fd != SD_LISTEN_FDS_START)
+		(void)close(SD_LISTEN_FDS_START);
+	else
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+static void remember_self(struct daemon *d)
+{
+	char buf[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	struct stat st;
+
+	if (n <= 0 || stat("/proc/self/exe", &st) < 0)
+		return;
+	buf[n] = '\0';
+	d->self_path = strdup(buf);
+	d->self_dev = st.st_dev;
+	d->self_ino = st.st_ino;
+}
+
+static int run_loop(struct daemon *d)
+{
+	for (;;) {
+		int64_t now = now_boottime_ms(), deadline = INT64_MAX;
+		fd_set rfds;
+		int maxfd = -1, r;
+
+		if (!d->round && schedule_due(&d->sched, now))
+			start_round(d, now);
+		report_status(d, now);
+
+		if (d->round)
+			deadline = update_round_deadline(d->round);
+		else
+			deadline = schedule_next(&d->sched);
+		if (d->watchdog_ms > 0)
+			deadline = min64(deadline, d->watchdog_next);
+		arm_timer(d, deadline);
+
+		FD_ZERO(&rfds);
+		FD_SET(d->sigfd, &rfds);
+		FD_SET(d->timerfd, &rfds);
+		FD_SET(d->cs.fd, &rfds);
+		maxfd = d->sigfd > d->timerfd ? d->sigfd : d->timerfd;
+		if (d->cs.fd > maxfd)
+			maxfd = d->cs.fd;
+		if (d->round)
+			update_round_fill_fds(d->round, &rfds, &maxfd);
+
+		r = select(maxfd + 1, &rfds, NULL, NULL, NULL);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("select: %m");
+			return 1;
+		}
+		now = now_boottime_ms();
+
+		if (FD_ISSET(d->sigfd, &rfds)) {
+			unsigned seen = read_signals(d->sigfd);
+
+			if (seen & ((1u << SIGTERM) | (1u << SIGINT))) {
+				log_info("%s: stopping", seen & (1u << SIGTERM) ? "SIGTERM" : "SIGINT");
+				return 0;
+			}
+			if (seen & (1u << SIGHUP))
+				reload(d, now);
+		}
+		if (FD_ISSET(d->timerfd, &rfds)) {
+			uint64_t ticks;
+
+			(void)read(d->timerfd, &ticks, sizeof(ticks));
+			d->timer_armed = INT64_MIN; /* expired: arm again next time round */
+		}
+		if (FD_ISSET(d->cs.fd, &rfds))
+			handle_control(d, now);
+		if (d->round && update_round_process(d->round, &rfds, now) > 0)
+			finish_round(d, now);
+		/* After a swap or rollback of ourselves, and never in the middle of a round. */
+		if (d->reexec && !d->round)
+			do_reexec(d);
+		if (d->watchdog_ms > 0 && now >= d->watchdog_next) {
+			notify_watchdog();
+			d->watchdog_next = now + d->watchdog_ms;
+		}
+	}
+}
+
+static void daemon_free(struct daemon *d)
+{
+	if (d->round)
+		update_round_free(d->round);
+	d->round = NULL;
+	if (d->round_config && d->round_config != d->config)
+		config_free(d->round_config);
+	config_free(d->config);
+	control_close(&d->cs, false);
+	subscribers_free(&d->subs);
+	if (d->sigfd >= 0)
+		(void)close(d->sigfd);
+	if (d->timerfd >= 0)
+		(void)close(d->timerfd);
+	for (size_t i = 0; i < CONTROL_MSGS; i++)
+		free(msgs[i].reply_alloc);
+	free(d->last_result);
+	free(d->self_path);
+}
+
+static int cmd_daemon(const char *file, char **argv)
+{
+	struct daemon d = {
+		.cs = { .fd = -1 },
+		.sigfd = -1,
+		.timerfd = -1,
+		.timer_armed = INT64_MAX,
+		.phase_reported = -2,
+		.argv = argv,
+		.last_check = -1,
+	};
+	struct schedule_params params;
+	char err[512];
+	int64_t now, since = -1;
+	int r, ret = 1;
+	bool pending = getenv(ENV_PENDING) != NULL;
+
+	(void)unsetenv(ENV_PENDING);
+	d.config_file = (char *)file;
+	if (load_config(file, &d.config) < 0)
+		return EXIT_CONFIG;
+	if (resolve_script_user(d.config, &d.opts) < 0) {
+		config_free(d.config);
+		return EXIT_CONFIG;
+	}
+	d.opts.config = d.config;
+	d.hooks = (struct update_hooks){ .on_swapped = on_swapped, .on_rolled_back = on_rolled_back, .ctx = &d };
+	remember_self(&d);
+
+	r = setup_signals();
+	if (r < 0) {
+		log_err("signals: %s", strerror(-r));
+		goto out;
+	}
+	d.sigfd = r;
+	d.timerfd = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d.timerfd < 0) {
+		log_err("timerfd_create: %m");
+		goto out;
+	}
+	r = state_init(d.config->state_dir);
+	if (r < 0) {
+		log_err("'%s': cannot create the state directory: %s", d.config->state_dir, strerror(-r));
+		goto out;
+	}
+	update_recover(d.config);
+
+	r = control_open(d.config->socket_path, &d.cs, err, sizeof(err));
+	if (r < 0) {
+		log_err("control socket: %s", err);
+		goto out;
+	}
+
+	now = now_boottime_ms();
+	d.last_check = state_last_check(d.config->state_dir);
+	if (d.last_check >= 0) {
+		int64_t ago = (int64_t)time(NULL) - d.last_check;
+
+		since = ago < 0 ? 0 : (ago > INT64_MAX / 2000 ? INT64_MAX / 2000 : ago) * 1000;
+	}
+	params = schedule_params_of(d.config);
+	schedule_init(&d.sched, &params, NULL, now, since);
+	if (pending)
+		schedule_force(&d.sched);
+
+	d.watchdog_ms = notify_watchdog_interval_ms();
+	d.watchdog_next = now + d.watchdog_ms;
+
+	log_info("updaterd %s serving %zu target%s on '%s'%s", PACKAGE_VERSION, d.config->n_targets,
+	         d.config->n_targets == 1 ? "" : "s", d.cs.activated ? "(socket activation)" : d.cs.path,
+	         d.config->interval_sec ? "" : "; periodic checks off");
+	notify_ready();
+	ret = run_loop(&d);
+out:
+	notify_stopping();
+	if (d.round)
+		log_info("cancelling the running check");
+	daemon_free(&d);
+	return ret;
+}
+
+static int cmd_once(const char *file)
+{
+	struct config *config;
+	struct update_opts opts;
+	struct update_hooks hooks = { .on_swapped = on_swapped, .on_rolled_back = on_rolled_back };
+	struct update_round *round = NULL;
+	int sigfd, r, ret = 1;
+
+	if (load_config(file, &config) < 0)
+		return EXIT_CONFIG;
+	if (resolve_script_user(config, &opts) < 0) {
+		config_free(config);
+		return EXIT_CONFIG;
+	}
+	sigfd = setup_signals();
+	if (sigfd < 0) {
+		log_err("signals: %s", strerror(-sigfd));
+		goto out;
+	}
+	r = state_init(config->state_dir);
+	if (r < 0) {
+		log_err("'%s': cannot create the state directory: %s", config->state_dir, strerror(-r));
+		goto out;
+	}
+	update_recover(config);
+	r = update_round_start(&opts, &hooks, &round);
+	if (r < 0) {
+		log_err("cannot start a check: %s", strerror(-r));
+		goto out;
+	}
+	for (;;) {
+		int64_t now = now_boottime_ms(), deadline = update_round_deadline(round);
+		struct timeval tv, *tvp = NULL;
+		fd_set rfds;
+		int maxfd = sigfd;
+
+		if (deadline != INT64_MAX) {
+			int64_t wait = deadline > now ? deadline - now : 0;
+
+			tv.tv_sec = (time_t)(wait / 1000);
+			tv.tv_usec = (suseconds_t)(wait % 1000) * 1000;
+			tvp = &tv;
+		}
+		FD_ZERO(&rfds);
+		FD_SET(sigfd, &rfds);
+		update_round_fill_fds(round, &rfds, &maxfd);
+		if (select(maxfd + 1, &rfds, NULL, NULL, tvp) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("select: %m");
+			goto out;
+		}
+		if (FD_ISSET(sigfd, &rfds) && (read_signals(sigfd) & ((1u << SIGTERM) | (1u << SIGINT)))) {
+			log_info("stopping: cancelling the check");
+			goto out;
+		}
+		if (update_round_process(round, &rfds, now_boottime_ms()) > 0)
+			break;
+	}
+	{
+		bool failed = update_round_failed(round);
+		const char *summary = update_round_summary(round);
+
+		log_msg(failed ? LOG_WARNING : LOG_INFO, "check: %s", summary ? summary : failed ? "failed" : "done");
+		r = state_set_last_check(config->state_dir, (int64_t)time(NULL));
+		if (r < 0)
+			log_warn("'%s': cannot record the time of the last check: %s", config->state_dir,
+			         strerror(-r));
+		ret = failed ? 1 : 0;
+	}
+out:
+	if (round)
+		update_round_free(round);
+	if (sigfd >= 0)
+		(void)close(sigfd);
+	config_free(config);
+	return ret;
+}
+
+int main(int argc, char *argv[])
+{
+	enum { OPT_CHECK_CONFIG = 256, OPT_ONCE, OPT_VERSION };
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+		{ "once", no_argument, NULL, OPT_ONCE },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *file = CONFIGFILE;
+	bool check_config = false, once = false;
+	int c;
+
+	log_init();
+	while ((c = getopt_long(argc, argv, "c:vh", options, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			file = optarg;
+			break;
+		case 'v':
+			log_set_verbose(true);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case OPT_CHECK_CONFIG:
+			check_config = true;
+			break;
+		case OPT_ONCE:
+			once = true;
+			break;
+		case OPT_VERSION:
+			(void)printf("updaterd %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		(void)fprintf(stderr, "updaterd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (check_config && once) {
+		(void)fprintf(stderr, "updaterd: --check-config and --once exclude each other\n");
+		return EXIT_USAGE;
+	}
+	if (check_config)
+		return cmd_check_config(file);
+	if (once)
+		return cmd_once(file);
+	return cmd_daemon(file, argv);
+}

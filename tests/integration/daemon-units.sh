@@ -1,0 +1,40 @@
+#!/bin/bash
+# The generated systemd units pass `systemd-analyze verify`; their exposure
+# (`systemd-analyze security --offline=yes`) is printed for the record.
+. "$(dirname "$0")/lib.sh"
+require_cmd systemd-analyze
+new_tmpdir
+[[ -x $UPDATERD ]] || fail "no updaterd at '$UPDATERD'"
+
+# Use the units the build made when it made them, else generate them here;
+# either way ExecStart= must name a program that exists: the built daemon.
+for u in updaterd.service updaterd.socket; do
+	if [[ -f $BUILDDIR/units/$u ]]; then
+		cp "$BUILDDIR/units/$u" "$TEST_TMP/$u"
+	else
+		sed -e "s|@sbindir@|$BUILDDIR|g" -e 's|@bindir@|/usr/bin|g' \
+			-e 's|@configfile@|/etc/updater/updater.yaml|g' -e 's|@runstatedir@|/run|g' \
+			-e 's|@localstatedir@|/var|g' -e 's|@scriptsdir@|/usr/lib/updater|g' \
+			"$SRCDIR/units/$u.in" >"$TEST_TMP/$u"
+	fi
+	grep -q '@[a-z]*@' "$TEST_TMP/$u" && fail "$u: unsubstituted variables: $(grep '@[a-z]*@' "$TEST_TMP/$u")"
+done
+sed -i "s|^ExecStart=[^ ]*/updaterd |ExecStart=$UPDATERD |" "$TEST_TMP/updaterd.service"
+grep -q "^ExecStart=$UPDATERD " "$TEST_TMP/updaterd.service" || fail "no ExecStart= naming updaterd"
+
+systemd-analyze verify --man=no "$TEST_TMP/updaterd.socket" "$TEST_TMP/updaterd.service" \
+	>"$TEST_TMP/verify.log" 2>&1 || fail "systemd-analyze verify: $(cat "$TEST_TMP/verify.log")"
+[[ -s $TEST_TMP/verify.log ]] && fail "systemd-analyze verify warns: $(cat "$TEST_TMP/verify.log")"
+
+# The socket unit serves the protocol as the daemon expects it.
+grep -q '^ListenDatagram=/' "$TEST_TMP/updaterd.socket" || fail "the socket is not a datagram path"
+grep -q '^PassCredentials=yes' "$TEST_TMP/updaterd.socket" || fail "PassCredentials= is off"
+grep -q '^SocketMode=0666' "$TEST_TMP/updaterd.socket" || fail "SocketMode= is not 0666"
+grep -q '^Type=notify' "$TEST_TMP/updaterd.service" || fail "the service is not Type=notify"
+
+if systemd-analyze security --offline=yes "$TEST_TMP/updaterd.service" >"$TEST_TMP/security.log" 2>&1; then
+	grep -a 'Overall exposure' "$TEST_TMP/security.log"
+else
+	echo "systemd-analyze security --offline=yes is not supported here"
+fi
+pass
