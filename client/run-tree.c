@@ -258,6 +258,7 @@ void tree_child_enter(const struct tree *t)
 struct proc_entry {
 	pid_t pid;
 	pid_t ppid;
+	pid_t pgrp;
 };
 
 static int cmp_entry(const void *a, const void *b)
@@ -267,16 +268,16 @@ static int cmp_entry(const void *a, const void *b)
 	return (x->pid > y->pid) - (x->pid < y->pid);
 }
 
-/* Every process of /proc with its parent, sorted by PID. */
+/* Every process of /proc with its parent and group, sorted by PID. */
 static int proc_snapshot(struct proc_entry **ret, size_t *ret_n)
 {
 	struct proc_entry *v = NULL, *nv;
 	size_t n = 0, cap = 0;
 	struct dirent *de;
 	DIR *d = opendir("/proc");
-	char *end;
-	long pid;
-	pid_t ppid;
+	char path[64], buf[1024], *end;
+	const char *p;
+	long pid, ppid, pgrp;
 
 	if (!d)
 		return -errno;
@@ -286,9 +287,12 @@ static int proc_snapshot(struct proc_entry **ret, size_t *ret_n)
 		pid = strtol(de->d_name, &end, 10);
 		if (*end)
 			continue;
-		ppid = proc_ppid((pid_t)pid);
-		if (ppid < 0)
+		(void)snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+		if (read_file_at(AT_FDCWD, path, buf, sizeof(buf)) <= 0)
 			continue; /* gone meanwhile */
+		p = strrchr(buf, ')');
+		if (!p || sscanf(p + 1, " %*c %ld %ld", &ppid, &pgrp) != 2)
+			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 256;
 			nv = realloc(v, cap * sizeof(*v));
@@ -300,7 +304,8 @@ static int proc_snapshot(struct proc_entry **ret, size_t *ret_n)
 			v = nv;
 		}
 		v[n].pid = (pid_t)pid;
-		v[n].ppid = ppid;
+		v[n].ppid = (pid_t)ppid;
+		v[n].pgrp = (pid_t)pgrp;
 		n++;
 	}
 	(void)closedir(d);
@@ -330,7 +335,7 @@ static bool snapshot_descends(const struct proc_entry *v, size_t n, pid_t pid, p
 	return false;
 }
 
-static int kill_walk(const struct tree *t, int sig)
+static int kill_walk(const struct tree *t, pid_t skip_pgrp, int sig)
 {
 	struct proc_entry *v = NULL;
 	size_t n = 0, i;
@@ -339,31 +344,21 @@ static int kill_walk(const struct tree *t, int sig)
 	if (proc_snapshot(&v, &n) < 0)
 		return 0;
 	for (i = 0; i < n; i++) {
-		if (v[i].pid == t->self || !snapshot_descends(v, n, v[i].pid, t->self))
+		if (v[i].pid == t->self || (skip_pgrp > 0 && v[i].pgrp == skip_pgrp))
 			continue;
-		if (kill(v[i].pid, sig) == 0)
+		if (snapshot_descends(v, n, v[i].pid, t->self) && kill(v[i].pid, sig) == 0)
 			count++;
 	}
 	free(v);
 	return count;
 }
 
-static int kill_cgroup(const struct tree *t, int sig)
+static int kill_cgroup_members(const struct tree *t, int sig)
 {
 	char buf[65536], *p, *end;
 	long pid;
-	int count = 0, fd;
+	int count = 0;
 
-	if (sig == SIGKILL) {
-		fd = openat(t->cgroup_dir_fd, "cgroup.kill", O_WRONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			if (write(fd, "1", 1) == 1)
-				count++;
-			(void)close(fd);
-		}
-		return count;
-	}
-	/* A tree larger than the buffer is still reached by the walk. */
 	if (read_file_at(t->cgroup_dir_fd, "cgroup.procs", buf, sizeof(buf)) < 0)
 		return 0;
 	for (p = buf; *p; p = end) {
@@ -378,21 +373,44 @@ static int kill_cgroup(const struct tree *t, int sig)
 	return count;
 }
 
-int tree_kill(const struct tree *t, pid_t pgid, int sig)
+static void kill_cgroup_all(const struct tree *t)
+{
+	int fd = openat(t->cgroup_dir_fd, "cgroup.kill", O_WRONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		(void)!write(fd, "1", 1);
+		(void)close(fd);
+	}
+}
+
+int tree_kill(const struct tree *t, pid_t pgid, bool signal_group, int sig)
 {
 	int count = 0;
 
 	if (t->pid1) {
-		/* Every process of the namespace but ourselves. */
+		/* Every process of the namespace but ourselves, once. */
 		(void)kill(-1, sig);
 		return 0;
 	}
-	if (pgid > 0)
+	if (signal_group && pgid > 0)
 		(void)kill(-pgid, sig);
-	if (t->cgroup_dir_fd >= 0)
-		count += kill_cgroup(t, sig);
+	if (sig == SIGKILL) {
+		/* Twice costs nothing here, and cgroup.kill is the one that
+		 * cannot miss a process forked meanwhile. */
+		if (t->cgroup_dir_fd >= 0)
+			kill_cgroup_all(t);
+		if (t->proc_ok)
+			count += kill_walk(t, 0, sig);
+		return count;
+	}
+	/* Any other signal goes to each process once: a program that handles
+	 * the first SIGTERM and then restores the default action must not die
+	 * of a second copy. The walk knows each process's group; without it,
+	 * the cgroup's list stands in (and may repeat the group's signal). */
 	if (t->proc_ok)
-		count += kill_walk(t, sig);
+		count += kill_walk(t, pgid, sig);
+	else if (t->cgroup_dir_fd >= 0)
+		count += kill_cgroup_members(t, sig);
 	return count;
 }
 

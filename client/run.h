@@ -82,10 +82,12 @@ int tree_init(struct tree *t, bool no_cgroup);
 void tree_done(struct tree *t);
 /* In the child, before exec: move the calling process into the cgroup. */
 void tree_child_enter(const struct tree *t);
-/* Signal every descendant (see above); pgid is PROGRAM's group or 0.
- * Returns how many processes were signalled outside the group walk (for
- * logs); the group itself is always signalled. */
-int tree_kill(const struct tree *t, pid_t pgid, int sig);
+/* Signal every descendant (see above). With signal_group, the group pgid is
+ * signalled as a whole (atomically, forks included); its members are then
+ * never signalled one by one, nor, without signal_group, are they signalled
+ * at all (they already got one) - except by SIGKILL, which reaches every
+ * process. Returns how many processes were signalled one by one. */
+int tree_kill(const struct tree *t, pid_t pgid, bool signal_group, int sig);
 /* True while updater-run has a child, exited or not (does not reap). */
 bool tree_has_children(void);
 /* True when PID is a descendant of updater-run (walking /proc), or when that

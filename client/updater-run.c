@@ -87,6 +87,7 @@ struct run {
 	bool exec_failed;
 	bool terminating;        /* SIGTERM/SIGINT/SIGQUIT: no more starts */
 	bool killed;             /* SIGKILL went out in this stop */
+	int forwarded_sig;       /* the last signal forwarded to this generation */
 	int64_t started_at, exited_at;
 	int64_t kill_at, ready_at, start_at; /* deadlines, 0 when unset */
 	char why[160];           /* why the current generation replaced the last */
@@ -538,6 +539,7 @@ static void start_generation(struct run *r)
 	r->ready = false;
 	r->exec_failed = false;
 	r->killed = false;
+	r->forwarded_sig = 0;
 	r->kill_at = r->ready_at = r->start_at = 0;
 	r->started_at = run_now_ms();
 	if (r->watch.inotify_fd >= 0)
@@ -591,21 +593,37 @@ static void start_generation(struct run *r)
 
 /* ---- stopping ----------------------------------------------------------- */
 
-/* The group to signal: PROGRAM's while it lives. Once it is gone its group
- * number may in theory be reused, so it is only used when there is no
- * better way (walk or cgroup) to find the leftovers. */
-static pid_t group_to_signal(const struct run *r)
+/* How to reach PROGRAM's group. While PROGRAM lives, its group is signalled
+ * as a whole. Once it is gone the number may in theory be reused, so the
+ * members are found one by one (walk or cgroup) when that is possible;
+ * those that already got the same signal forwarded are left out. */
+static void group_args(const struct run *r, int sig, pid_t *ret_pgid, bool *ret_whole)
 {
-	if (r->main_pid)
-		return r->main_pid;
-	if (r->tree.proc_ok || r->tree.cgroup_dir_fd >= 0)
-		return 0;
-	return r->pgid;
+	*ret_pgid = 0;
+	*ret_whole = false;
+	if (r->main_pid) {
+		*ret_pgid = r->main_pid;
+		*ret_whole = true;
+	} else if (!r->tree.proc_ok && r->tree.cgroup_dir_fd < 0) {
+		*ret_pgid = r->pgid;
+		*ret_whole = true;
+	} else if (r->forwarded_sig == sig && sig != SIGKILL) {
+		*ret_pgid = r->pgid;
+	}
+}
+
+static int signal_tree(struct run *r, int sig)
+{
+	pid_t pgid;
+	bool whole;
+
+	group_args(r, sig, &pgid, &whole);
+	return tree_kill(&r->tree, pgid, whole, sig);
 }
 
 static void kill_tree(struct run *r)
 {
-	(void)tree_kill(&r->tree, group_to_signal(r), SIGKILL);
+	(void)signal_tree(r, SIGKILL);
 	r->killed = true;
 	r->kill_at = run_now_ms() + REKILL_MS;
 }
@@ -621,12 +639,13 @@ static void begin_stop(struct run *r, enum next next)
 		finish_stop(r);
 		return;
 	}
-	n = tree_kill(&r->tree, group_to_signal(r), r->o.stop_signal);
+	n = signal_tree(r, r->o.stop_signal);
 	/* A stopped process would sit on the signal until the SIGKILL. */
 	if (r->o.stop_signal != SIGKILL && r->o.stop_signal != SIGCONT)
-		(void)tree_kill(&r->tree, group_to_signal(r), SIGCONT);
-	log_debug("stopping the tree with %s (%d processes outside the group walk)",
-		  signal_to_string(r->o.stop_signal), n);
+		(void)signal_tree(r, SIGCONT);
+	log_debug("stopping the tree with %s (%s%d processes one by one)",
+		  signal_to_string(r->o.stop_signal), r->main_pid ? "PROGRAM's group and " : "",
+		  n);
 	if (r->o.stop_signal == SIGKILL)
 		r->killed = true;
 	if (!r->kill_at)
@@ -759,6 +778,7 @@ static void forward(struct run *r, int sig)
 	log_debug("forwarding %s to process group %d", signal_to_string(sig), (int)r->main_pid);
 	if (kill(-r->main_pid, sig) < 0 && errno == ESRCH)
 		(void)kill(r->main_pid, sig);
+	r->forwarded_sig = sig;
 }
 
 static void terminate(struct run *r, int sig)

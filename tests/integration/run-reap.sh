@@ -1,0 +1,79 @@
+#!/bin/bash
+# Every orphan that ends under updater-run is reaped: 200 background
+# processes left behind by PROGRAM leave no zombie, whether updater-run is a
+# child subreaper or PID 1 of a new PID namespace.
+. "$SRCDIR/tests/integration/lib.sh"
+. "$SRCDIR/tests/integration/run-lib.sh"
+new_tmpdir
+T=$TEST_TMP
+
+# The program: orphan 200 processes (each subshell exits at once, so its
+# "sleep" is reparented to the reaper, PROGRAM's parent), note how many the
+# reaper adopted, wait (at most 20 s) until none is left, then count the
+# zombies of the reaper.
+cat >"$T/orphans" <<'SH'
+#!/bin/sh
+out=$1
+reaper=$PPID
+# "STATE PPID" of every process but this shell, one a line.
+procs() {
+	for f in /proc/[0-9]*/stat; do
+		[ "$f" = "/proc/$$/stat" ] || cat "$f"
+	done 2>/dev/null | sed 's/.*) //' | cut -d' ' -f1,2
+}
+children() {
+	procs | grep -c " $reaper\$"
+}
+zombies() {
+	procs | grep -c "^Z $reaper\$"
+}
+i=0
+while [ $i -lt 200 ]; do
+	(sleep 3 &)
+	i=$((i + 1))
+done
+echo "adopted $(children)" >"$out"
+# Wait until everything the reaper adopted is gone; a zombie never goes.
+tries=0
+while [ "$(children)" -gt 0 ] && [ $tries -lt 200 ]; do
+	sleep 0.1
+	tries=$((tries + 1))
+done
+echo "reaper $reaper" >>"$out"
+echo "zombies $(zombies)" >>"$out"
+SH
+chmod 0755 "$T/orphans"
+
+check_result() {
+	local what=$1 out=$2 adopted zombies
+	[[ -f $out ]] || fail "$what: the program wrote no result"
+	adopted=$(sed -n 's/^adopted //p' "$out")
+	zombies=$(sed -n 's/^zombies //p' "$out")
+	# Most sleeps are still running when counted, all adopted by the reaper:
+	# proof that the test exercises the reaper at all.
+	((adopted >= 100)) || fail "$what: only $adopted orphans were reparented to updater-run"
+	assert_eq "$zombies" 0 "$what: zombies left under updater-run"
+}
+
+# 1. A child subreaper (not PID 1).
+start_run "$T/log1" -- "$T/orphans" "$T/out1"
+wait_exit "$RUN_PID" 30
+assert_eq "$RC" 0 "subreaper: exit status"
+check_result subreaper "$T/out1"
+[[ $(sed -n 's/^reaper //p' "$T/out1") != 1 ]] || fail "subreaper: updater-run was PID 1"
+
+# 2. PID 1 of a new PID namespace (needs root for unshare).
+if [[ $(id -u) -eq 0 ]] && unshare --pid --fork --mount-proc true 2>/dev/null; then
+	unshare --pid --fork --mount-proc "$RUN" -- "$T/orphans" "$T/out2" >>"$T/log2" 2>&1 &
+	pid=$!
+	track_pid "$pid"
+	wait_exit "$pid" 30
+	assert_eq "$RC" 0 "PID 1: exit status"
+	check_result "PID 1" "$T/out2"
+	assert_eq "$(sed -n 's/^reaper //p' "$T/out2")" 1 "PID 1: updater-run's PID in the namespace"
+else
+	echo "note: PID namespace case skipped (needs root and unshare)"
+fi
+
+assert_no_leftovers
+pass

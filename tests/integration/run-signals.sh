@@ -1,0 +1,85 @@
+#!/bin/bash
+# Signals: SIGTERM is forwarded to PROGRAM's group and a program that ignores
+# it is killed after --grace; SIGUSR1 is forwarded; SIGHUP stops the whole
+# tree, a grandchild that left the group with setsid included, and starts
+# PROGRAM again.
+. "$SRCDIR/tests/integration/lib.sh"
+. "$SRCDIR/tests/integration/run-lib.sh"
+new_tmpdir
+T=$TEST_TMP
+
+# 1. SIGTERM reaches PROGRAM, which traps it and exits 0: so does updater-run.
+cat >"$T/polite" <<SH
+#!/bin/sh
+trap 'echo term >"$T/got-term"; exit 0' TERM
+trap 'echo usr1 >>"$T/got-usr1"' USR1
+echo \$\$ >"$T/polite.pid"
+while :; do sleep 0.1; done
+SH
+chmod 0755 "$T/polite"
+start_run "$T/log1" -v --grace 30 -- "$T/polite"
+wait_until 10 test -s "$T/polite.pid" || fail "the program did not start"
+kill -USR1 "$RUN_PID"
+wait_until 10 test -s "$T/got-usr1" || fail "SIGUSR1 was not forwarded"
+kill -TERM "$RUN_PID"
+wait_exit "$RUN_PID" 10
+assert_eq "$RC" 0 "exit status after a forwarded SIGTERM"
+assert_eq "$(cat "$T/got-term" 2>/dev/null)" term "the program's SIGTERM trap"
+assert_no_leftovers
+
+# 2. A program that ignores SIGTERM is killed, with its whole tree, after
+# --grace 1: 137 (SIGKILL), and not much later than the grace.
+cat >"$T/stubborn" <<SH
+#!/bin/sh
+trap '' TERM
+setsid sh -c 'trap "" TERM; while :; do sleep 0.1; done # $T' &
+echo \$\$ >"$T/stubborn.pid"
+while :; do sleep 0.1; done
+SH
+chmod 0755 "$T/stubborn"
+start_run "$T/log2" -v --grace 1 -- "$T/stubborn"
+wait_until 10 test -s "$T/stubborn.pid" || fail "the stubborn program did not start"
+sleep 0.2
+start=$(date +%s%N)
+kill -TERM "$RUN_PID"
+wait_exit "$RUN_PID" 15
+elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+assert_eq "$RC" 137 "exit status of a program killed after the grace"
+((elapsed_ms >= 900)) || fail "killed after $elapsed_ms ms, before the 1 s grace"
+log_has "$T/log2" "still runs 1 s after" || fail "no log line about the kill: $(cat "$T/log2")"
+assert_no_leftovers
+
+# 3. SIGHUP: the tree is stopped (the setsid grandchild too, by the stop
+# signal: --grace 60 would make a SIGKILL come much too late) and PROGRAM
+# starts again. Once with a cgroup when there can be one, once without.
+cat >"$T/counter" <<SH
+#!/bin/sh
+n=\$(cat "$T/count" 2>/dev/null || echo 0)
+n=\$((n + 1))
+setsid sh -c 'echo \$\$ >"$T/gc.\$1.tmp"; mv "$T/gc.\$1.tmp" "$T/gc.\$1"; while :; do sleep 0.1; done' sh \$n &
+echo \$n >"$T/count"
+while :; do sleep 0.1; done
+SH
+chmod 0755 "$T/counter"
+for mode in default --no-cgroup; do
+	rm -f "$T/count" "$T"/gc.*
+	args=(-v --grace 60)
+	[[ $mode == default ]] || args+=("$mode")
+	start_run "$T/log3$mode" "${args[@]}" -- "$T/counter"
+	wait_until 10 test -s "$T/gc.1" || fail "$mode: the program did not start its grandchild"
+	gc1=$(cat "$T/gc.1")
+	[[ $(cut -d' ' -f6 "/proc/$gc1/stat") == "$gc1" ]] || fail "$mode: the grandchild did not setsid"
+	kill -HUP "$RUN_PID"
+	wait_until 20 test -s "$T/gc.2" || fail "$mode: no restart after SIGHUP: $(cat "$T/log3$mode")"
+	assert_eq "$(cat "$T/count")" 2 "$mode: starts"
+	proc_gone "$gc1" || fail "$mode: the setsid grandchild $gc1 survived the restart"
+	log_has "$T/log3$mode" "generation 2 of '$T/counter' started .*replacing generation 1 \\(SIGHUP\\)" ||
+		fail "$mode: no restart logged: $(cat "$T/log3$mode")"
+	assert_eq "$(zombies_of "$RUN_PID")" 0 "$mode: zombies under updater-run"
+	kill -TERM "$RUN_PID"
+	wait_exit "$RUN_PID" 20
+	assert_eq "$RC" 143 "$mode: exit status (sh killed by SIGTERM)"
+	assert_no_leftovers
+done
+
+pass
