@@ -77,4 +77,6 @@ EXTRA_DIST += tests/integration/client-reexec.sh \
 	tests/integration/client-abi.sh \
 	tests/integration/client-common.bash \
 	tests/integration/client-fakedaemon.py \
-	tests/integration/zero-downtime.sh
+	tests/integration/zero-downtime.sh \
+	bench/zero-downtime.sh \
+	bench/watcher.c
