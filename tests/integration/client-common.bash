@@ -4,9 +4,12 @@
 # command a line; probe_start runs a copy of it with its stdin and stdout on
 # FIFOs, so the test talks to the same process across its re-executions.
 
+# shellcheck disable=SC2034 # used by the tests that source this file
 PROBE_V1=$BUILDDIR/tests/updater-probe-v1
+# shellcheck disable=SC2034
 PROBE_V2=$BUILDDIR/tests/updater-probe-v2
 LOADGEN=$BUILDDIR/tests/loadgen
+# shellcheck disable=SC2034
 UPDATERCTL=$BUILDDIR/updaterctl
 
 # probe_start PROGRAM [ARGS...]: start PROGRAM (a copy of a probe) with its
@@ -46,7 +49,7 @@ probe_expect() {
 
 # probe_stop: ask the probe to exit and wait for it.
 probe_stop() {
-	printf 'exit\n' >&"$PROBE_IN" 2>/dev/null
+	{ printf 'exit\n' >&"$PROBE_IN"; } 2>/dev/null
 	exec {PROBE_IN}>&- {PROBE_OUT}<&-
 	wait "$PROBE_PID" 2>/dev/null
 }
@@ -56,7 +59,9 @@ probe_stop() {
 replace_with() {
 	local tmp
 	tmp=$(dirname "$2")/.$(basename "$2").new
-	cp "$1" "$tmp" && chmod 0755 "$tmp" && mv -f "$tmp" "$2" || fail "cannot replace '$2'"
+	if ! cp "$1" "$tmp" || ! chmod 0755 "$tmp" || ! mv -f "$tmp" "$2"; then
+		fail "cannot replace '$2'"
+	fi
 }
 
 # build_hello VERSION OUTPUT: compile examples/hello-server.c answering

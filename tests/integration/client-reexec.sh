@@ -91,6 +91,7 @@ probe_expect "inherited unknown" "inherited 3"
 probe_stop
 
 # Variables meant for another process are not ours: nothing adopted, left alone.
+# shellcheck disable=SC2016
 probe_start bash -c 'exec 3</dev/null; export LISTEN_PID=1 LISTEN_FDS=1; exec "$0"' "$TEST_TMP/bin/probe"
 probe_expect "inherited unknown" "inherited -2"
 probe_expect "getenv LISTEN_PID" "env LISTEN_PID=1"
