@@ -1,0 +1,113 @@
+#!/bin/bash
+# bench/restart.sh - what a restart under updater-run costs a client.
+#
+#   bench/restart.sh [BUILDDIR] [RESTARTS] [CLIENTS] [SERVER_DELAY]
+#
+# A small TCP server runs under updater-run while CLIENTS (4) clients
+# connect in a loop; updater-run restarts it RESTARTS (20) times with SIGHUP,
+# each once the previous new generation has answered. Measured in the same
+# run, two ways:
+#
+#   --listen    updater-run holds the listening socket; the server takes it
+#               from LISTEN_FDS (fd 3)
+#   own bind    (baseline) the server binds the port itself, SO_REUSEADDR
+#
+# Printed per way: answers, refused connections, other failed connections,
+# and the restart gap (last answer of the old generation to first answer of
+# the new one: mean, median, max), then the ratios to the baseline.
+# SERVER_DELAY (0) makes each server wait that many seconds before serving,
+# like a program that loads for a while.
+set -u
+here=$(cd "$(dirname "$0")/.." && pwd)
+BUILDDIR=$(cd "${1:-$here/build}" && pwd)
+RESTARTS=${2:-20}
+CLIENTS=${3:-4}
+DELAY=${4:-0}
+RUN=$BUILDDIR/updater-run
+PY=/usr/bin/python3
+SERVER=$here/tests/integration/run-server.py
+LOAD=$here/tests/integration/run-load.py
+
+[[ -x $RUN ]] || { echo "no updater-run in '$BUILDDIR' (build first)" >&2; exit 1; }
+T=$(mktemp -d /tmp/updater-bench.XXXXXX)
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+free_port() {
+	$PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+wait_for() { # SECONDS COMMAND...
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		((SECONDS < end)) || return 1
+		sleep 0.01
+	done
+}
+seen_at_least() { # FILE N
+	[[ -f $1 ]] && (($(wc -l <"$1") >= $2))
+}
+
+# measure NAME PORT listen|ownbind: one way; prints the load generator's JSON.
+measure() {
+	local name=$1 port=$2 mode=$3 run_pid load_pid i dir=$T/$1
+	mkdir -p "$dir"
+	if [[ $mode == listen ]]; then
+		"$RUN" --grace 10 --listen "tcp:127.0.0.1:$port" -- \
+			$PY "$SERVER" --fd --delay "$DELAY" 2>>"$dir/log" &
+	else
+		"$RUN" --grace 10 -- $PY "$SERVER" --bind "127.0.0.1:$port" --delay "$DELAY" 2>>"$dir/log" &
+	fi
+	run_pid=$!
+	pids+=("$run_pid")
+	$PY "$LOAD" 127.0.0.1 "$port" "$dir/stop" --clients "$CLIENTS" --seen "$dir/seen" >"$dir/result" &
+	load_pid=$!
+	pids+=("$load_pid")
+	wait_for 30 seen_at_least "$dir/seen" 1 || { echo "$name: the server never answered" >&2; return 1; }
+	for ((i = 1; i <= RESTARTS; i++)); do
+		kill -HUP "$run_pid"
+		wait_for 60 seen_at_least "$dir/seen" $((i + 1)) ||
+			{ echo "$name: generation $((i + 1)) never answered" >&2; return 1; }
+		sleep 0.2 # some steady load before the next restart
+	done
+	touch "$dir/stop"
+	wait "$load_pid"
+	kill -TERM "$run_pid"
+	wait "$run_pid"
+	cat "$dir/result"
+}
+
+port=$(free_port)
+echo "updater-run restart benchmark: $RESTARTS restarts, $CLIENTS clients, server delay ${DELAY}s"
+measure listen "$port" listen >"$T/listen.json" || exit 1
+port=$(free_port)
+measure ownbind "$port" ownbind >"$T/ownbind.json" || exit 1
+
+$PY - "$T/listen.json" "$T/ownbind.json" <<'PYEOF'
+import json, statistics, sys
+rows = []
+for label, path in (("--listen", sys.argv[1]), ("own bind (baseline)", sys.argv[2])):
+    r = json.load(open(path))
+    g = r["gaps_ms"] or [0.0]
+    rows.append((label, r, statistics.mean(g), statistics.median(g), max(g)))
+print("%-22s %8s %8s %8s %10s %10s %10s" % ("", "answers", "refused", "failed",
+      "gap mean", "gap median", "gap max"))
+for label, r, mean, med, mx in rows:
+    print("%-22s %8d %8d %8d %8.1f ms %7.1f ms %7.1f ms" % (
+        label, r["answers"], r["refused"], r["failed"], mean, med, mx))
+(_, a, am, amed, amx), (_, b, bm, bmed, bmx) = rows
+lost_a = a["refused"] + a["failed"]
+lost_b = b["refused"] + b["failed"]
+def ratio(x, y):
+    return "%.2f" % (x / y) if y else "n/a"
+print("ratios --listen / baseline: gap mean %s, gap median %s, failed+refused %d vs %d"
+      % (ratio(am, bm), ratio(amed, bmed), lost_a, lost_b))
+print("generations seen: %d with --listen, %d with own bind"
+      % (len(a["generations"]), len(b["generations"])))
+PYEOF
