@@ -32,6 +32,8 @@ struct updater_state updater_state_;
 #define S (&updater_state_)
 
 #define FDNAME_MAX 255
+/* The path updater_reexec() executed, for the new image's updater_init(). */
+#define REEXEC_PATH_VAR "UPDATER_REEXEC_PATH"
 /* Bounds what a (possibly hostile) environment can make us allocate. */
 #define LISTEN_FDS_MAX 4096
 
@@ -139,18 +141,21 @@ static char *proc_self_exe_path(void)
 }
 
 /*
- * The path this program was started as. argv[0] is only a hint, and a caller
- * may set it to anything: the candidate is taken when it is the running
- * image, or when it names the same place as /proc/self/exe (the file was
- * replaced before we looked: an update we must not miss). Otherwise the path
- * of the image itself.
+ * The path this program was started as: the one a previous image handed over
+ * (it knew it, even if argv[0] is relative and the working directory changed
+ * since), else argv[0]. Either is only a hint, and a caller may set it to
+ * anything: the candidate is taken when it is the running image, or when it
+ * names the same place as /proc/self/exe (the file was replaced before we
+ * looked: an update we must not miss). Otherwise the path of the image itself.
  */
-static char *resolve_path(const char *argv0, dev_t dev, ino_t ino)
+static char *resolve_path(const char *handed, const char *argv0, dev_t dev, ino_t ino)
 {
 	char *candidate = NULL, *self;
 	struct stat st;
 
-	if (argv0 && *argv0) {
+	if (handed && handed[0] == '/') {
+		candidate = strdup(handed);
+	} else if (argv0 && *argv0) {
 		if (argv0[0] == '/')
 			candidate = strdup(argv0);
 		else if (strchr(argv0, '/'))
@@ -299,7 +304,8 @@ int updater_init(int argc, char *argv[])
 	if (r < 0)
 		return -errno;
 
-	S->path = resolve_path(argv[0], st.st_dev, st.st_ino);
+	S->path = resolve_path(getenv(REEXEC_PATH_VAR), argv[0], st.st_dev, st.st_ino);
+	(void)unsetenv(REEXEC_PATH_VAR);
 	if (!S->path)
 		return -ENOMEM;
 	S->argv = copy_argv(argc, argv);
@@ -442,17 +448,18 @@ static int list_open_fds(int **ret, size_t *ret_n)
 	return 0;
 }
 
-static bool is_listen_var(const char *entry)
+static bool is_handover_var(const char *entry)
 {
 	return strncmp(entry, "LISTEN_FDS=", 11) == 0 || strncmp(entry, "LISTEN_FDNAMES=", 15) == 0 ||
-	       strncmp(entry, "LISTEN_PID=", 11) == 0;
+	       strncmp(entry, "LISTEN_PID=", 11) == 0 ||
+	       strncmp(entry, REEXEC_PATH_VAR "=", sizeof(REEXEC_PATH_VAR)) == 0;
 }
 
 /*
- * The environment for the new image: the current one without any LISTEN_*
- * variable, plus ours when descriptors are kept. environ itself is not
- * touched, so nothing needs undoing when the exec fails. *ret_own holds the
- * strings built here (to free).
+ * The environment for the new image: the current one without LISTEN_* and
+ * UPDATER_REEXEC_PATH, plus ours: LISTEN_* when descriptors are kept, and
+ * the path. environ itself is not touched, so nothing needs undoing when the
+ * exec fails. *ret_own holds the strings built here (to free).
  */
 static int build_envp(char ***ret_envp, char **ret_own)
 {
@@ -464,18 +471,21 @@ static int build_envp(char ***ret_envp, char **ret_own)
 	for (size_t i = 0; i < S->n_kept; i++)
 		len_names += strlen(S->kept[i].name) + 1;
 
-	envp = calloc(n + 4, sizeof(*envp));
-	own = malloc(64 + 64 + sizeof("LISTEN_FDNAMES=") + len_names);
+	envp = calloc(n + 5, sizeof(*envp));
+	own = malloc(64 + 64 + sizeof("LISTEN_FDNAMES=") + len_names + sizeof(REEXEC_PATH_VAR "=") +
+		     strlen(S->path) + 1);
 	if (!envp || !own) {
 		free(envp);
 		free(own);
 		return -ENOMEM;
 	}
 	for (char **e = environ; e && *e; e++)
-		if (!is_listen_var(*e))
+		if (!is_handover_var(*e))
 			envp[k++] = *e;
 
 	p = own;
+	envp[k++] = p;
+	p += sprintf(p, "%s=%s", REEXEC_PATH_VAR, S->path) + 1;
 	if (S->n_kept > 0) {
 		envp[k++] = p;
 		p += sprintf(p, "LISTEN_PID=%ld", (long)getpid()) + 1;

@@ -45,13 +45,15 @@ extern "C" {
 
 /*
  * Call first in main(), with main's arguments. Records the executable's
- * absolute path (argv[0] resolved against the working directory when it
- * contains a '/', else searched in PATH, else /proc/self/exe; a path that is
- * not the running image is not trusted and /proc/self/exe is used instead),
+ * absolute path (the one a previous image handed over in UPDATER_REEXEC_PATH,
+ * else argv[0] resolved against the working directory when it contains a
+ * '/', else searched in PATH, else /proc/self/exe; a path that is not the
+ * running image is not trusted and /proc/self/exe is used instead),
  * the device and inode of the running image, and a copy of argv. Adopts the
  * descriptors a previous image handed over (LISTEN_FDS, LISTEN_FDNAMES,
  * LISTEN_PID equal to this process), marks them close-on-exec and removes
- * those three variables from the environment, so children do not see them.
+ * those variables (and UPDATER_REEXEC_PATH) from the environment, so
+ * children do not see them.
  *
  * Returns 0; -EALREADY when called twice; -EINVAL when argc or argv is
  * unusable; -ENOMEM; or the error of reading /proc/self/exe.

@@ -11,7 +11,7 @@
  *   pid | version | argv | getenv NAME | setenv NAME VALUE
  *   open               a new /dev/null descriptor without close-on-exec: "fd N"
  *   pipe               "fd R W"
- *   dup2 FD TO | close FD | cloexec FD
+ *   dup2 FD TO | close FD | cloexec FD | chdir DIR
  *   keep FD NAME       "keep R"
  *   inherited NAME     "inherited R"
  *   fds                "fds N=DEV:INO:C ..." every descriptor > 2, C: close-on-exec
@@ -153,6 +153,8 @@ static void command(char *line)
 			out("fd %d %d", p[0], p[1]);
 	} else if (!strcmp(cmd, "dup2") && a && b) {
 		out("dup2 %d", dup2(atoi(a), atoi(b)));
+	} else if (!strcmp(cmd, "chdir") && a) {
+		out("chdir %d", chdir(a));
 	} else if (!strcmp(cmd, "close") && a) {
 		out("close %d", close(atoi(a)));
 	} else if (!strcmp(cmd, "cloexec") && a) {

@@ -79,6 +79,26 @@ probe_read
 assert_eq "$REPLY" "ready 1 $pid" "version 1 after flipping back"
 probe_stop
 
+# --- started by a relative path through the link, then chdir: the path
+# handed over to the new image still goes through the link ---
+cd "$TEST_TMP/app" || fail "cd"
+probe_start ./current/probe
+cd - >/dev/null || fail "cd -"
+pid=$PROBE_PID
+probe_expect "chdir /" "chdir 0"
+probe reexec
+probe_read
+assert_eq "$REPLY" "ready 1 $pid" "re-exec after chdir"
+probe_expect "getenv UPDATER_REEXEC_PATH" "env UPDATER_REEXEC_PATH unset"
+probe watch
+ln -s releases/2 "$TEST_TMP/app/.current.new"
+mv -T "$TEST_TMP/app/.current.new" "$TEST_TMP/app/current"
+expect_update
+probe reexec
+probe_read
+assert_eq "$REPLY" "ready 2 $pid" "version 2 through the link, after chdir and a re-exec"
+probe_stop
+
 # --- the path is a symlink; the file it points to is replaced where it is ---
 mkdir -p "$TEST_TMP/opt" "$TEST_TMP/links"
 cp "$PROBE_V1" "$TEST_TMP/opt/probe"
