@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -449,6 +450,24 @@ static void write_pid(char *slot, pid_t pid)
 	*slot = '\0';
 }
 
+/* glibc keeps two real-time signals for itself (32 and 33) and refuses to
+ * change them, yet an ignored one would stay ignored across exec. The
+ * kernel's own call takes them; SIG_DFL needs no restorer, and the handler
+ * is the first field of the kernel's structure everywhere. */
+static void reset_reserved_signal(int sig)
+{
+	struct {
+		void (*handler)(int);
+		unsigned long flags;
+		void (*restorer)(void);
+		unsigned long mask[2];
+	} ksa;
+
+	memset(&ksa, 0, sizeof(ksa));
+	ksa.handler = SIG_DFL;
+	(void)syscall(SYS_rt_sigaction, sig, &ksa, NULL, (size_t)(NSIG / 8));
+}
+
 /* The child, between fork and exec: only async-signal-safe calls. */
 static void __attribute__((noreturn)) child_exec(struct run *r, int errfd)
 {
@@ -485,8 +504,8 @@ static void __attribute__((noreturn)) child_exec(struct run *r, int errfd)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	for (sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			(void)sigaction(sig, &sa, NULL);
+		if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, &sa, NULL) < 0)
+			reset_reserved_signal(sig);
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 
