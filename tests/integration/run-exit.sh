@@ -52,6 +52,16 @@ run_rc 0 -- sh -c "set -- \$(cut -d' ' -f5 /proc/\$\$/stat); test \$1 = \$\$ # $
 grep -q '^SigBlk:[[:space:]]*0000000000000000$' "$T/sig" || fail "signals blocked in PROGRAM: $(cat "$T/sig")"
 grep -q '^SigIgn:[[:space:]]*0000000000000000$' "$T/sig" || fail "signals ignored in PROGRAM: $(cat "$T/sig")"
 
+# On a terminal whose foreground updater-run owns, PROGRAM's group gets it
+# (so ^C reaches PROGRAM as it would without updater-run).
+if command -v script >/dev/null 2>&1; then
+	script -qec "$RUN -- sh -c 'cut -d\" \" -f5,8 /proc/\$\$/stat # $T'" /dev/null >"$T/tty" 2>&1 </dev/null ||
+		fail "under a terminal: $(cat "$T/tty")"
+	read -r pgrp tpgid <"$T/tty"
+	tpgid=${tpgid%$'\r'}
+	[[ -n $pgrp && $pgrp == "$tpgid" ]] || fail "PROGRAM's group $pgrp is not the terminal's foreground ($tpgid)"
+fi
+
 # Usage errors: exit 2 and a message that says what is wrong.
 usage() {
 	local want=$1
