@@ -662,9 +662,9 @@ static void begin_stop(struct run *r, enum next next)
 	/* A stopped process would sit on the signal until the SIGKILL. */
 	if (r->o.stop_signal != SIGKILL && r->o.stop_signal != SIGCONT)
 		(void)signal_tree(r, SIGCONT);
-	log_debug("stopping the tree with %s (%s%d processes one by one)",
-		  signal_to_string(r->o.stop_signal), r->main_pid ? "PROGRAM's group and " : "",
-		  n);
+	log_debug("stopping the tree with %s: %s%d process%s one by one",
+		  signal_to_string(r->o.stop_signal), r->main_pid ? "PROGRAM's group, and " : "",
+		  n, n == 1 ? "" : "es");
 	if (r->o.stop_signal == SIGKILL)
 		r->killed = true;
 	if (!r->kill_at)
