@@ -61,4 +61,27 @@ wait_exit "$RUN_PID" 20
 assert_eq "$RC" 0 "exit status (the server exits 0 on SIGTERM)"
 [[ ! -e $T/ctl.sock ]] || fail "the unix socket file is left behind"
 assert_no_leftovers
+
+# 2. Socket activation: sockets a service manager passed to updater-run itself
+# are handed on, under their names, to every start.
+if command -v systemd-socket-activate >/dev/null 2>&1; then
+	port=$(free_port)
+	rm -f "$T/info"
+	systemd-socket-activate -l "127.0.0.1:$port" --fdname=web \
+		"$RUN" -v -- $PY "$SERVER" --fd --info "$T/info" "$T" >>"$T/log2" 2>&1 &
+	act=$!
+	track_pid "$act"
+	# It starts updater-run at the first connection, which then waits.
+	wait_until 10 ask 127.0.0.1 "$port" >/dev/null 2>&1 || fail "activated: no answer: $(cat "$T/log2")"
+	grep -qx "LISTEN_FDNAMES=web" "$T/info" || fail "activated: LISTEN_FDNAMES: $(cat "$T/info")"
+	grep -qx "LISTEN_FDS=1" "$T/info" || fail "activated: LISTEN_FDS: $(cat "$T/info")"
+	run=$act # systemd-socket-activate execs updater-run in its own process
+	kill -HUP "$run"
+	wait_until 20 log_has "$T/log2" "generation 2 of .* started" || fail "activated: no restart"
+	wait_until 10 ask 127.0.0.1 "$port" >/dev/null 2>&1 || fail "activated: no answer after the restart"
+	assert_eq "$(grep -c '^PID=' "$T/info")" 2 "activated: starts"
+	kill -TERM "$run"
+	wait_exit "$act" 20
+	assert_no_leftovers
+fi
 pass
