@@ -116,3 +116,27 @@ int notify_receive(int fd, struct notify_msg *ret)
 	*ret = m;
 	return 1;
 }
+
+int notify_send(const char *addr, const char *msg)
+{
+	struct sockaddr_un sa;
+	size_t len = strlen(addr);
+	socklen_t salen;
+	int fd, r = 0;
+
+	if (len == 0 || len >= sizeof(sa.sun_path) || (addr[0] != '/' && addr[0] != '@'))
+		return -EINVAL;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, addr, len);
+	if (addr[0] == '@')
+		sa.sun_path[0] = '\0';
+	salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr *)&sa, salen) < 0)
+		r = -errno;
+	(void)close(fd);
+	return r;
+}

@@ -132,6 +132,10 @@ struct notify_msg {
  * queued, -errno on error. Any descriptor passed along is closed. */
 int notify_receive(int fd, struct notify_msg *ret);
 
+/* Send MSG to a NOTIFY_SOCKET address ("/path" or "@abstract"): how
+ * updater-run, itself under a service manager, passes readiness on. */
+int notify_send(const char *addr, const char *msg);
+
 /* ---- run-watch.c -------------------------------------------------------- */
 
 /*

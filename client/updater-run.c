@@ -71,6 +71,9 @@ struct run {
 	struct options o;
 	char *path;            /* PROGRAM, absolute */
 	char **envp;           /* the environment of every start */
+	char *env_own[4];      /* the entries of envp we allocated */
+	size_t n_env_own;
+	char *upstream_notify; /* our own NOTIFY_SOCKET, with --notify */
 	char *listen_pid_slot; /* the value of LISTEN_PID= in envp, set by the child */
 	int *child_fds;        /* scratch for the child: n_listens entries */
 	bool take_tty;         /* hand the terminal's foreground to PROGRAM */
@@ -354,15 +357,30 @@ static int resolve_program(const char *name, char **ret)
 	return -ENOENT;
 }
 
-static bool env_is_ours(const char *e)
+/* What a service manager may have meant for updater-run itself and must not
+ * reach PROGRAM as if meant for it: LISTEN_* always (the PID would be
+ * wrong), NOTIFY_SOCKET when PROGRAM gets our own. Without --notify,
+ * NOTIFY_SOCKET passes through (with NotifyAccess=all, PROGRAM may talk to
+ * the service manager directly). */
+static bool env_is_replaced(const struct run *r, const char *e)
 {
 	return strncmp(e, "LISTEN_FDS=", 11) == 0 || strncmp(e, "LISTEN_PID=", 11) == 0 ||
-	       strncmp(e, "LISTEN_FDNAMES=", 15) == 0 || strncmp(e, "NOTIFY_SOCKET=", 14) == 0;
+	       strncmp(e, "LISTEN_FDNAMES=", 15) == 0 ||
+	       (r->o.notify && strncmp(e, "NOTIFY_SOCKET=", 14) == 0);
 }
 
-/* The environment every start gets: ours, minus what a service manager may
- * have meant for updater-run itself, plus LISTEN_* and NOTIFY_SOCKET. The
- * LISTEN_PID value can only be written in the child, after fork. */
+static int env_add(struct run *r, char **env, size_t *k, char *s)
+{
+	if (!s)
+		return -ENOMEM;
+	env[(*k)++] = s;
+	r->env_own[r->n_env_own++] = s;
+	return 0;
+}
+
+/* The environment every start gets: ours, minus what was meant for
+ * updater-run, plus LISTEN_* and NOTIFY_SOCKET. The LISTEN_PID value can
+ * only be written in the child, after fork. */
 static int build_env(struct run *r, const char *notify_addr)
 {
 	size_t n = 0, i, k = 0, names_len = 1;
@@ -373,61 +391,55 @@ static int build_env(struct run *r, const char *notify_addr)
 	env = calloc(n + 5, sizeof(*env));
 	if (!env)
 		return -ENOMEM;
+	r->envp = env;
 	for (i = 0; i < n; i++)
-		if (!env_is_ours(environ[i]))
+		if (!env_is_replaced(r, environ[i]))
 			env[k++] = environ[i];
 	if (r->o.n_listens) {
 		for (i = 0; i < r->o.n_listens; i++)
 			names_len += strlen(r->o.listens[i].name) + 1;
 		names = malloc(names_len);
 		if (!names)
-			goto oom;
+			return -ENOMEM;
 		names[0] = '\0';
 		for (i = 0; i < r->o.n_listens; i++) {
 			if (i)
 				(void)strcat(names, ":");
 			(void)strcat(names, r->o.listens[i].name);
 		}
-		if (asprintf(&s, "LISTEN_FDNAMES=%s", names) < 0) {
-			free(names);
-			goto oom;
-		}
+		if (asprintf(&s, "LISTEN_FDNAMES=%s", names) < 0)
+			s = NULL;
 		free(names);
-		env[k++] = s;
+		if (env_add(r, env, &k, s) < 0)
+			return -ENOMEM;
 		if (asprintf(&s, "LISTEN_FDS=%zu", r->o.n_listens) < 0)
-			goto oom;
-		env[k++] = s;
+			s = NULL;
+		if (env_add(r, env, &k, s) < 0)
+			return -ENOMEM;
 		/* Room for any PID; the child writes its own. */
 		if (asprintf(&s, "LISTEN_PID=%-20s", "") < 0)
-			goto oom;
-		env[k++] = s;
+			s = NULL;
+		if (env_add(r, env, &k, s) < 0)
+			return -ENOMEM;
 		r->listen_pid_slot = s + strlen("LISTEN_PID=");
 	}
 	if (notify_addr) {
 		if (asprintf(&s, "NOTIFY_SOCKET=%s", notify_addr) < 0)
-			goto oom;
-		env[k++] = s;
+			s = NULL;
+		if (env_add(r, env, &k, s) < 0)
+			return -ENOMEM;
 	}
 	env[k] = NULL;
-	r->envp = env;
 	return 0;
-oom:
-	for (i = 0; i < k; i++)
-		if (env_is_ours(env[i]))
-			free(env[i]);
-	free(env);
-	return -ENOMEM;
 }
 
 static void free_env(struct run *r)
 {
 	size_t i;
 
-	if (!r->envp)
-		return;
-	for (i = 0; r->envp[i]; i++)
-		if (env_is_ours(r->envp[i]))
-			free(r->envp[i]);
+	for (i = 0; i < r->n_env_own; i++)
+		free(r->env_own[i]);
+	r->n_env_own = 0;
 	free(r->envp);
 	r->envp = NULL;
 }
@@ -520,10 +532,32 @@ fail:
 static void begin_stop(struct run *r, enum next next);
 static void finish_stop(struct run *r);
 
+/* Tell the service manager updater-run runs under, if any (--notify). */
+static void notify_upstream(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void notify_upstream(struct run *r, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	int e;
+
+	if (!r->upstream_notify)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	e = notify_send(r->upstream_notify, msg);
+	if (e < 0) {
+		errno = -e;
+		log_debug("cannot notify '%s': %m", r->upstream_notify);
+	}
+}
+
 static void mark_ready(struct run *r)
 {
 	r->ready = true;
 	r->ready_at = 0;
+	notify_upstream(r, "READY=1\nSTATUS=generation %u running (pid %d)", r->generation,
+			(int)r->main_pid);
 	if (r->generation == 1)
 		log_info("'%s' started (pid %d)%s", r->path, (int)r->main_pid,
 			 r->o.notify ? ", ready" : "");
@@ -802,8 +836,10 @@ static void forward(struct run *r, int sig)
 
 static void terminate(struct run *r, int sig)
 {
-	if (!r->terminating)
+	if (!r->terminating) {
 		log_info("%s received: stopping '%s'", signal_to_string(sig), r->path);
+		notify_upstream(r, "STOPPING=1");
+	}
 	r->terminating = true;
 	switch (r->phase) {
 	case PHASE_RUNNING:
@@ -1063,6 +1099,12 @@ static int setup(struct run *r)
 	}
 
 	if (r->o.notify) {
+		const char *up = getenv("NOTIFY_SOCKET");
+
+		if (up && *up && !(r->upstream_notify = strdup(up))) {
+			e = -ENOMEM;
+			goto fail_errno;
+		}
 		r->notify_fd = notify_open(notify_addr, sizeof(notify_addr));
 		if (r->notify_fd < 0) {
 			e = r->notify_fd;
@@ -1119,6 +1161,7 @@ static void teardown(struct run *r)
 	free(r->o.listens);
 	free(r->child_fds);
 	free_env(r);
+	free(r->upstream_notify);
 	free(r->path);
 	if (r->notify_fd >= 0)
 		(void)close(r->notify_fd);
@@ -1126,10 +1169,23 @@ static void teardown(struct run *r)
 		(void)close(r->sfd);
 }
 
+/* With 0, 1 or 2 closed, our own descriptors would take their place and
+ * PROGRAM would read from a signalfd or write into a socket. */
+static void ensure_stdio(void)
+{
+	int fd;
+
+	for (fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", O_RDWR) != fd)
+			break;
+}
+
 int main(int argc, char *argv[])
 {
 	struct run r;
 	int e, code;
+
+	ensure_stdio();
 
 	memset(&r, 0, sizeof(r));
 	r.sfd = r.notify_fd = -1;

@@ -65,4 +65,36 @@ log_has "$T/log3" "starting '.*' again in 1 s" || fail "no backoff logged: $(cat
 kill -TERM "$RUN_PID"
 wait_exit "$RUN_PID" 20
 assert_no_leftovers
+
+# 4. Under a service manager (NOTIFY_SOCKET set for updater-run itself):
+# with --notify, PROGRAM's readiness is passed on as READY=1, and a stop as
+# STOPPING=1; without it, PROGRAM gets the service manager's socket as is.
+$PY - "$T/manager.sock" "$T/manager-got" <<'PYEOF' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+while True:
+    data = s.recv(4096)
+    with open(sys.argv[2], "a") as f:
+        f.write(data.decode().replace("\n", " ") + "\n")
+PYEOF
+track_pid $!
+wait_until 10 test -S "$T/manager.sock" || fail "the stand-in service manager did not start"
+rm -f "$T/marker"
+NOTIFY_SOCKET=$T/manager.sock start_run "$T/log4" -v --notify -- $PY "$SERVER" --delay 1 \
+	--marker "$T/marker" --ready "$T"
+wait_until 15 grep -qs "^READY=1" "$T/manager-got" || fail "no READY=1 passed on: $(cat "$T/log4")"
+assert_eq "$(lines "$T/marker")" 1 "READY=1 senders when the service manager heard READY=1"
+kill -TERM "$RUN_PID"
+wait_exit "$RUN_PID" 20
+grep -q "^STOPPING=1" "$T/manager-got" || fail "no STOPPING=1 passed on"
+
+rm -f "$T/info"
+NOTIFY_SOCKET=$T/manager.sock start_run "$T/log5" -- $PY "$SERVER" --info "$T/info" "$T"
+wait_until 10 test -s "$T/info" || fail "the program did not start"
+grep -qx "NOTIFY_SOCKET=$T/manager.sock" "$T/info" || fail "NOTIFY_SOCKET not passed through: $(cat "$T/info")"
+kill -TERM "$RUN_PID"
+wait_exit "$RUN_PID" 20
+kill %1 2>/dev/null
+assert_no_leftovers
 pass
