@@ -1052,6 +1052,10 @@ static int setup(struct run *r)
 	const char *what = "open";
 	int e;
 
+	/* First: from here on a signal is an event, never a sudden death. */
+	e = setup_signals(r);
+	if (e < 0)
+		goto fail_errno;
 	e = resolve_program(r->o.argv[0], &r->path);
 	if (e == -ENOENT) {
 		log_err("'%s': command not found", r->o.argv[0]);
@@ -1115,9 +1119,6 @@ static int setup(struct run *r)
 	if (e < 0)
 		goto fail_errno;
 
-	e = setup_signals(r);
-	if (e < 0)
-		goto fail_errno;
 	e = tree_init(&r->tree, r->o.no_cgroup);
 	if (e < 0) {
 		errno = -e;

@@ -17,7 +17,10 @@ RUN_TESTS = \
 	tests/integration/run-notify.sh \
 	tests/integration/run-restart.sh
 TESTS += $(RUN_TESTS)
+# lib.sh is shared by every integration test; listed here because these
+# tests need it in the tarball (harmless if another fragment lists it too).
 EXTRA_DIST += $(RUN_TESTS) \
+	tests/integration/lib.sh \
 	tests/integration/run-lib.sh \
 	tests/integration/run-server.py \
 	tests/integration/run-load.py \
