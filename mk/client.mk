@@ -68,6 +68,7 @@ TESTS += tests/check_libupdater \
 	tests/integration/client-request-check.sh \
 	tests/integration/client-updaterctl.sh \
 	tests/integration/client-abi.sh \
+	tests/integration/client-daemon.sh \
 	tests/integration/zero-downtime.sh
 EXTRA_DIST += tests/integration/client-reexec.sh \
 	tests/integration/client-failed-exec.sh \
@@ -75,6 +76,7 @@ EXTRA_DIST += tests/integration/client-reexec.sh \
 	tests/integration/client-request-check.sh \
 	tests/integration/client-updaterctl.sh \
 	tests/integration/client-abi.sh \
+	tests/integration/client-daemon.sh \
 	tests/integration/client-common.bash \
 	tests/integration/client-fakedaemon.py \
 	tests/integration/zero-downtime.sh \
