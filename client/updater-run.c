@@ -595,7 +595,7 @@ static void start_generation(struct run *r)
 	r->forwarded_sig = 0;
 	r->kill_at = r->ready_at = r->start_at = 0;
 	r->started_at = run_now_ms();
-	if (r->watch.inotify_fd >= 0)
+	if (r->o.restart_on_update)
 		watch_note_started(&r->watch);
 
 	/* The child reports a failed exec through this pipe; a successful
@@ -1208,8 +1208,11 @@ int main(int argc, char *argv[])
 	code = setup(&r);
 	if (code == 0) {
 		start_generation(&r);
-		if (loop(&r) < 0)
+		if (loop(&r) < 0) {
+			/* Nobody would reap or stop the tree after us. */
 			r.exit_override = 1;
+			(void)tree_kill(&r.tree, r.main_pid, r.main_pid != 0, SIGKILL);
+		}
 		code = r.exit_override >= 0 ? r.exit_override : r.last_code >= 0 ? r.last_code : 0;
 	}
 	teardown(&r);
