@@ -37,7 +37,12 @@ int state_init(const char *state_dir);
 int64_t state_last_check(const char *state_dir);
 int state_set_last_check(const char *state_dir, int64_t when);
 
-/* Read the state of target NAME into *ret (zeroed "never" state when missing). 0 or negative errno. */
+/*
+ * Read the state of target NAME into *ret. A missing file is the "never"
+ * state and returns 0. A damaged file also leaves the "never" state in *ret
+ * but returns -EBADMSG, so the caller can log it; other errors are negative
+ * errno values, again with *ret in the "never" state.
+ */
 int state_load_target(const char *state_dir, const char *name, struct target_state *ret);
 int state_save_target(const char *state_dir, const char *name, const struct target_state *st);
 void target_state_clear(struct target_state *st);

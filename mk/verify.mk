@@ -2,4 +2,5 @@
 # swap and the state, all in the daemon's convenience library.
 libupdaterd_la_SOURCES += \
 	daemon/manifest.c daemon/manifest.h \
-	daemon/state.h daemon/swap.h
+	daemon/state.c daemon/state.h \
+	daemon/swap.h

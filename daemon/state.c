@@ -1,0 +1,366 @@
+/* state.c - see state.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "state.h"
+
+/* A state file is a handful of short lines; anything bigger is damage. */
+#define STATE_FILE_MAX 8192
+
+static int mkdir_if_missing(const char *path, mode_t mode)
+{
+	struct stat st;
+
+	if (mkdir(path, mode) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return -errno;
+	if (lstat(path, &st) < 0)
+		return -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+int state_init(const char *state_dir)
+{
+	char path[PATH_MAX];
+	int r;
+
+	r = mkdir_if_missing(state_dir, 0755);
+	if (r < 0)
+		return r;
+	if (snprintf(path, sizeof(path), "%s/targets", state_dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	r = mkdir_if_missing(path, 0755);
+	if (r < 0)
+		return r;
+	if (snprintf(path, sizeof(path), "%s/cache", state_dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	return mkdir_if_missing(path, 0755);
+}
+
+static int fsync_dir_of(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+	int fd, r = 0;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return -ENAMETOOLONG;
+	slash = strrchr(dir, '/');
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		r = -errno;
+	(void)close(fd);
+	return r;
+}
+
+int state_write_file_atomic(const char *path, const void *data, size_t len)
+{
+	char tmp[PATH_MAX];
+	const uint8_t *p = data;
+	int fd, r = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp-%08" PRIx32, path, randombytes_random()) >=
+	    (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			goto fail;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fsync(fd) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		r = -errno;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	return fsync_dir_of(path);
+fail:
+	if (fd >= 0)
+		(void)close(fd);
+	(void)unlink(tmp);
+	return r;
+}
+
+/* Read a small file into a NUL-terminated buffer. -ENOENT when missing. */
+static int read_small_file(const char *path, char *buf, size_t size, size_t *ret_len)
+{
+	size_t len = 0;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n;
+
+		if (len + 1 >= size) {
+			(void)close(fd);
+			return -EFBIG;
+		}
+		n = read(fd, buf + len, size - 1 - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			n = -errno;
+			(void)close(fd);
+			return (int)n;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	(void)close(fd);
+	buf[len] = '\0';
+	*ret_len = len;
+	return 0;
+}
+
+static int parse_i64(const char *s, int64_t *ret)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || (*end && *end != '\n'))
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+int64_t state_last_check(const char *state_dir)
+{
+	char path[PATH_MAX], buf[64];
+	size_t len;
+	int64_t v;
+
+	if (snprintf(path, sizeof(path), "%s/last_check", state_dir) >= (int)sizeof(path))
+		return -1;
+	if (read_small_file(path, buf, sizeof(buf), &len) < 0)
+		return -1;
+	if (parse_i64(buf, &v) < 0 || v < 0)
+		return -1;
+	return v;
+}
+
+int state_set_last_check(const char *state_dir, int64_t when)
+{
+	char path[PATH_MAX], buf[32];
+	int n;
+
+	if (snprintf(path, sizeof(path), "%s/last_check", state_dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	n = snprintf(buf, sizeof(buf), "%" PRId64 "\n", when);
+	return state_write_file_atomic(path, buf, (size_t)n);
+}
+
+void target_state_clear(struct target_state *st)
+{
+	if (!st)
+		return;
+	free(st->version);
+	free(st->previous_version);
+	free(st->last_error);
+	memset(st, 0, sizeof(*st));
+	st->updated_at = -1;
+}
+
+static bool valid_sha256_hex(const char *s)
+{
+	if (strlen(s) != 64)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	return true;
+}
+
+static int target_file(const char *state_dir, const char *name, char *path, size_t size)
+{
+	if (snprintf(path, size, "%s/targets/%s", state_dir, name) >= (int)size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* Apply one "key=value" line to ST. Unknown keys are skipped (newer daemons may add some). */
+static int apply_line(struct target_state *st, const char *key, const char *value)
+{
+	char **text = NULL;
+
+	if (strcmp(key, "version") == 0)
+		text = &st->version;
+	else if (strcmp(key, "previous_version") == 0)
+		text = &st->previous_version;
+	else if (strcmp(key, "last_error") == 0)
+		text = &st->last_error;
+	else if (strcmp(key, "sha256") == 0 || strcmp(key, "previous_sha256") == 0) {
+		char *dst = key[0] == 's' ? st->sha256_hex : st->previous_sha256_hex;
+
+		if (*value && !valid_sha256_hex(value))
+			return -EBADMSG;
+		strcpy(dst, value);
+		return 0;
+	} else if (strcmp(key, "updated_at") == 0) {
+		return parse_i64(value, &st->updated_at) < 0 ? -EBADMSG : 0;
+	} else {
+		return 0;
+	}
+	if (*text)
+		return -EBADMSG; /* repeated key */
+	if (!*value)
+		return 0;
+	*text = strdup(value);
+	return *text ? 0 : -ENOMEM;
+}
+
+int state_load_target(const char *state_dir, const char *name, struct target_state *ret)
+{
+	char path[PATH_MAX], buf[STATE_FILE_MAX];
+	struct target_state st = { .updated_at = -1 };
+	char *line, *save = NULL;
+	size_t len;
+	int r;
+
+	r = target_file(state_dir, name, path, sizeof(path));
+	if (r < 0)
+		return r;
+	r = read_small_file(path, buf, sizeof(buf), &len);
+	if (r == -ENOENT) {
+		*ret = st;
+		return 0;
+	}
+	if (r < 0)
+		goto damaged;
+	if (memchr(buf, '\0', len)) {
+		r = -EBADMSG;
+		goto damaged;
+	}
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(line, '=');
+
+		if (!eq) {
+			r = -EBADMSG;
+			goto damaged;
+		}
+		*eq = '\0';
+		r = apply_line(&st, line, eq + 1);
+		if (r < 0)
+			goto damaged;
+	}
+	*ret = st;
+	return 0;
+damaged:
+	target_state_clear(&st);
+	*ret = st;
+	return r == -ENOMEM ? r : -EBADMSG;
+}
+
+/* A value goes on one line: newlines in an error text become spaces. */
+static void put_line(FILE *f, const char *key, const char *value)
+{
+	fprintf(f, "%s=", key);
+	for (const char *p = value ? value : ""; *p; p++)
+		fputc(*p == '\n' || *p == '\r' ? ' ' : *p, f);
+	fputc('\n', f);
+}
+
+int state_save_target(const char *state_dir, const char *name, const struct target_state *st)
+{
+	char path[PATH_MAX], *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int r;
+
+	r = target_file(state_dir, name, path, sizeof(path));
+	if (r < 0)
+		return r;
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return -ENOMEM;
+	put_line(f, "version", st->version);
+	put_line(f, "sha256", st->sha256_hex);
+	fprintf(f, "updated_at=%" PRId64 "\n", st->updated_at);
+	put_line(f, "previous_version", st->previous_version);
+	put_line(f, "previous_sha256", st->previous_sha256_hex);
+	put_line(f, "last_error", st->last_error);
+	if (fclose(f) != 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+	if (len >= STATE_FILE_MAX) {
+		free(buf);
+		return -EFBIG;
+	}
+	r = state_write_file_atomic(path, buf, len);
+	free(buf);
+	return r;
+}
+
+int state_cache_dir(const char *state_dir, const char *name, uid_t uid, gid_t gid, char **ret_path)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int fd, r;
+
+	if (snprintf(path, sizeof(path), "%s/cache/%s", state_dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	/* Never follow a symlink someone planted: fix up the directory through its own fd. */
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ELOOP ? -ENOTDIR : -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if ((st.st_uid != uid || st.st_gid != gid) && fchown(fd, uid, gid) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0) {
+		r = -errno;
+		goto out;
+	}
+	*ret_path = strdup(path);
+	r = *ret_path ? 0 : -ENOMEM;
+out:
+	(void)close(fd);
+	return r;
+}
