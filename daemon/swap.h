@@ -23,6 +23,10 @@
  * in cleanup paths. At every instant PATH is the whole old file or the whole
  * new one.
  *
+ * PATH itself must be a regular file or missing: a symlink at PATH is refused
+ * with -ELOOP (renaming over it would replace the link, not the file it
+ * names; configure the file the link points to instead).
+ *
  * Functions never log; they return negative errno values and, where an ERR
  * buffer is taken, a sentence saying what was wrong.
  */
@@ -57,7 +61,7 @@ struct swap_result {
 	bool had_old;        /* PATH existed before the rename */
 	dev_t old_dev;       /* device and inode of the replaced file */
 	ino_t old_ino;
-	char old_sha256_hex[65];
+	char old_sha256_hex[65]; /* "" : the caller knows it (it hashed PATH before the check) */
 };
 
 /* Returns 0, or negative errno (e.g. -ENOENT when the directory is missing). */

@@ -3,4 +3,4 @@
 libupdaterd_la_SOURCES += \
 	daemon/manifest.c daemon/manifest.h \
 	daemon/state.c daemon/state.h \
-	daemon/swap.h
+	daemon/swap.c daemon/swap.h

@@ -1,0 +1,485 @@
+/* swap.c - see swap.h. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "swap.h"
+#include "util.h"
+
+#define RANDOM_SUFFIX_LEN 6
+
+static void set_err(char *err, size_t err_size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t err_size, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || err_size == 0)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(err, err_size, fmt, ap);
+	va_end(ap);
+}
+
+/* Split PATH into a malloc'd directory and a pointer to its basename. */
+static int split_path(const char *path, char **ret_dir, const char **ret_base)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash || slash[1] == '\0')
+		return -EINVAL;
+	*ret_dir = slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
+	if (!*ret_dir)
+		return -ENOMEM;
+	*ret_base = slash + 1;
+	return 0;
+}
+
+static int open_dir_of(const char *path, const char **ret_base)
+{
+	char *dir;
+	int fd, r;
+
+	r = split_path(path, &dir, ret_base);
+	if (r < 0)
+		return r;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	r = fd < 0 ? -errno : fd;
+	free(dir);
+	return r;
+}
+
+/* ".BASE.updater-XXXXXX" with a fresh random suffix. */
+static char *random_name(const char *base)
+{
+	static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	char suffix[RANDOM_SUFFIX_LEN + 1];
+	char *name;
+
+	for (int i = 0; i < RANDOM_SUFFIX_LEN; i++)
+		suffix[i] = chars[randombytes_uniform(sizeof(chars) - 1)];
+	suffix[RANDOM_SUFFIX_LEN] = '\0';
+	if (asprintf(&name, ".%s" SWAP_STAGING_INFIX "%s", base, suffix) < 0)
+		return NULL;
+	return name;
+}
+
+/* Refuse a target that is a symlink: renaming over it would replace the link, not its file. */
+static int check_not_symlink(int dirfd, const char *base, struct stat *ret_st, bool *ret_exists)
+{
+	if (fstatat(dirfd, base, ret_st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno != ENOENT)
+			return -errno;
+		*ret_exists = false;
+		return 0;
+	}
+	if (S_ISLNK(ret_st->st_mode))
+		return -ELOOP;
+	if (!S_ISREG(ret_st->st_mode))
+		return -EISDIR;
+	*ret_exists = true;
+	return 0;
+}
+
+int swap_stage_open(const char *target_path, uint64_t expected_size, uint64_t max_size,
+                    struct staging *ret)
+{
+	struct staging st = { .fd = -1, .dirfd = -1, .expected_size = expected_size,
+	                      .max_size = max_size };
+	const char *base;
+	struct stat cur;
+	bool exists;
+	int r;
+
+	st.dirfd = open_dir_of(target_path, &base);
+	if (st.dirfd < 0)
+		return st.dirfd;
+	r = check_not_symlink(st.dirfd, base, &cur, &exists);
+	if (r < 0)
+		goto fail;
+	st.target_path = strdup(target_path);
+	if (!st.target_path) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	/* O_EXCL|O_NOFOLLOW: a name someone planted (file or symlink) is never opened. */
+	for (int attempt = 0; attempt < 100 && st.fd < 0; attempt++) {
+		free(st.name);
+		st.name = random_name(base);
+		if (!st.name) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		st.fd = openat(st.dirfd, st.name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		               0600);
+		if (st.fd < 0 && errno != EEXIST) {
+			r = -errno;
+			goto fail;
+		}
+	}
+	if (st.fd < 0) {
+		r = -EEXIST;
+		goto fail;
+	}
+	if (asprintf(&st.path, "%.*s/%s", (int)(base - target_path - 1), target_path, st.name) < 0) {
+		st.path = NULL;
+		r = -ENOMEM;
+		goto fail;
+	}
+	crypto_hash_sha256_init(&st.hash);
+	*ret = st;
+	return 0;
+fail:
+	swap_stage_abort(&st);
+	return r;
+}
+
+int swap_stage_write(struct staging *st, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	if (st->fd < 0)
+		return -EBADF;
+	if (len > st->expected_size - st->written || st->written + len > st->max_size)
+		return -EFBIG;
+	crypto_hash_sha256_update(&st->hash, p, len);
+	while (len > 0) {
+		ssize_t n = write(st->fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+		st->written += (uint64_t)n;
+	}
+	return 0;
+}
+
+int swap_stage_finish(struct staging *st, const uint8_t sha256[32], char *err, size_t err_size)
+{
+	uint8_t got[crypto_hash_sha256_BYTES];
+	char got_hex[65], want_hex[65];
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	mode_t mode = 0755;
+	const char *base = strrchr(st->target_path, '/') + 1;
+	struct stat cur;
+	bool exists;
+	int r;
+
+	if (st->fd < 0)
+		return -EBADF;
+	if (st->written != st->expected_size) {
+		set_err(err, err_size, "download is %" PRIu64 " bytes, the manifest says %" PRIu64,
+		        st->written, st->expected_size);
+		return -EIO;
+	}
+	crypto_hash_sha256_final(&st->hash, got);
+	if (sodium_memcmp(got, sha256, sizeof(got)) != 0) {
+		hex_encode(got, sizeof(got), got_hex);
+		hex_encode(sha256, sizeof(got), want_hex);
+		set_err(err, err_size, "sha256 of the download is %s, the manifest says %s", got_hex,
+		        want_hex);
+		return -EIO;
+	}
+	if (fsync(st->fd) < 0) {
+		r = -errno;
+		set_err(err, err_size, "cannot write '%s' to disk: %s", st->path, strerror(-r));
+		return r;
+	}
+	r = check_not_symlink(st->dirfd, base, &cur, &exists);
+	if (r < 0) {
+		set_err(err, err_size, "'%s' is not a regular file", st->target_path);
+		return r;
+	}
+	if (exists) {
+		uid = cur.st_uid;
+		gid = cur.st_gid;
+		mode = cur.st_mode & 0777; /* never set-uid, set-gid or sticky */
+	} else if (uid == 0) {
+		gid = 0;
+	}
+	/* chown first: it would clear the mode bits chmod sets. */
+	if (fchown(st->fd, uid, gid) < 0 || fchmod(st->fd, mode) < 0) {
+		r = -errno;
+		set_err(err, err_size, "cannot set owner and mode of '%s': %s", st->path, strerror(-r));
+		return r;
+	}
+	st->finished = true;
+	return 0;
+}
+
+/* Make NAME (in DIRFD) a hard link of FROM, replacing it atomically. */
+static int link_replace(int dirfd, const char *from, const char *name, const char *base)
+{
+	char *tmp = NULL;
+	int r = -EEXIST;
+
+	for (int attempt = 0; attempt < 100; attempt++) {
+		free(tmp);
+		tmp = random_name(base);
+		if (!tmp)
+			return -ENOMEM;
+		if (linkat(dirfd, from, dirfd, tmp, 0) == 0) {
+			r = 0;
+			break;
+		}
+		if (errno != EEXIST) {
+			r = -errno;
+			break;
+		}
+	}
+	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0) {
+		r = -errno;
+		(void)unlinkat(dirfd, tmp, 0);
+	}
+	free(tmp);
+	return r;
+}
+
+int swap_commit(struct staging *st, struct swap_result *ret)
+{
+	struct swap_result res = { 0 };
+	const char *base = strrchr(st->target_path, '/') + 1;
+	char *prev = NULL;
+	struct stat cur;
+	bool exists;
+	int r;
+
+	if (!st->finished || st->committed)
+		return -EINVAL;
+	r = check_not_symlink(st->dirfd, base, &cur, &exists);
+	if (r < 0)
+		return r;
+	if (exists) {
+		res.had_old = true;
+		res.old_dev = cur.st_dev;
+		res.old_ino = cur.st_ino;
+		if (asprintf(&prev, ".%s" SWAP_PREV_SUFFIX, base) < 0)
+			return -ENOMEM;
+		r = link_replace(st->dirfd, base, prev, base);
+		free(prev);
+		if (r < 0)
+			return r;
+	}
+	if (renameat(st->dirfd, st->name, st->dirfd, base) < 0)
+		return -errno;
+	st->committed = true;
+	/* The rename is durable only once the directory is on disk. */
+	if (fsync(st->dirfd) < 0)
+		r = -errno;
+	if (ret)
+		*ret = res;
+	swap_stage_abort(st);
+	return r;
+}
+
+void swap_stage_abort(struct staging *st)
+{
+	if (!st)
+		return;
+	if (st->fd >= 0)
+		(void)close(st->fd);
+	if (st->dirfd >= 0) {
+		if (st->name && !st->committed)
+			(void)unlinkat(st->dirfd, st->name, 0);
+		(void)close(st->dirfd);
+	}
+	free(st->target_path);
+	free(st->path);
+	free(st->name);
+	st->fd = st->dirfd = -1;
+	st->target_path = st->path = st->name = NULL;
+}
+
+char *swap_prev_path(const char *target_path)
+{
+	const char *slash = strrchr(target_path, '/');
+	char *p;
+
+	if (!slash)
+		return NULL;
+	if (asprintf(&p, "%.*s/.%s" SWAP_PREV_SUFFIX, (int)(slash - target_path), target_path,
+	             slash + 1) < 0)
+		return NULL;
+	return p;
+}
+
+int swap_rollback(const char *target_path, struct swap_result *ret)
+{
+	struct swap_result res = { 0 };
+	char *prev = NULL, *back = NULL, *cur_copy = NULL;
+	const char *base;
+	struct stat cur, pst;
+	bool exists;
+	int dirfd, r;
+
+	dirfd = open_dir_of(target_path, &base);
+	if (dirfd < 0)
+		return dirfd;
+	r = check_not_symlink(dirfd, base, &cur, &exists);
+	if (r < 0)
+		goto out;
+	if (asprintf(&prev, ".%s" SWAP_PREV_SUFFIX, base) < 0) {
+		prev = NULL;
+		r = -ENOMEM;
+		goto out;
+	}
+	if (fstatat(dirfd, prev, &pst, AT_SYMLINK_NOFOLLOW) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (!S_ISREG(pst.st_mode)) {
+		r = -EINVAL;
+		goto out;
+	}
+	/*
+	 * Two links made first, then two renames: PATH is whole at every
+	 * instant, and a crash in between leaves only staging-named links
+	 * that the next start-up deletes.
+	 */
+	back = random_name(base);
+	cur_copy = exists ? random_name(base) : NULL;
+	if (!back || (exists && !cur_copy)) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (linkat(dirfd, prev, dirfd, back, 0) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (exists && linkat(dirfd, base, dirfd, cur_copy, 0) < 0) {
+		r = -errno;
+		(void)unlinkat(dirfd, back, 0);
+		goto out;
+	}
+	if (renameat(dirfd, back, dirfd, base) < 0) {
+		r = -errno;
+		(void)unlinkat(dirfd, back, 0);
+		if (exists)
+			(void)unlinkat(dirfd, cur_copy, 0);
+		goto out;
+	}
+	if (exists) {
+		res.had_old = true;
+		res.old_dev = cur.st_dev;
+		res.old_ino = cur.st_ino;
+		if (renameat(dirfd, cur_copy, dirfd, prev) < 0) {
+			r = -errno;
+			(void)unlinkat(dirfd, cur_copy, 0);
+			goto out;
+		}
+	} else {
+		(void)unlinkat(dirfd, prev, 0);
+	}
+	r = fsync(dirfd) < 0 ? -errno : 0;
+	if (ret)
+		*ret = res;
+out:
+	free(prev);
+	free(back);
+	free(cur_copy);
+	(void)close(dirfd);
+	return r;
+}
+
+/* ".BASE.updater-XXXXXX": a staging name of ours (never -prev, whose suffix is 4 long). */
+static bool is_staging_name(const char *name, const char *base)
+{
+	size_t blen = strlen(base), ilen = strlen(SWAP_STAGING_INFIX);
+
+	if (name[0] != '.' || strncmp(name + 1, base, blen) != 0)
+		return false;
+	name += 1 + blen;
+	if (strncmp(name, SWAP_STAGING_INFIX, ilen) != 0)
+		return false;
+	name += ilen;
+	if (strlen(name) != RANDOM_SUFFIX_LEN)
+		return false;
+	for (; *name; name++)
+		if (!((*name >= 'A' && *name <= 'Z') || (*name >= 'a' && *name <= 'z') ||
+		      (*name >= '0' && *name <= '9')))
+			return false;
+	return true;
+}
+
+int swap_cleanup_staging(const char *target_path)
+{
+	const char *base;
+	struct dirent *de;
+	DIR *dir;
+	int dirfd, fd, count = 0;
+
+	dirfd = open_dir_of(target_path, &base);
+	if (dirfd < 0)
+		return dirfd;
+	fd = dup(dirfd);
+	if (fd < 0 || !(dir = fdopendir(fd))) {
+		int r = -errno;
+		if (fd >= 0)
+			(void)close(fd);
+		(void)close(dirfd);
+		return r;
+	}
+	while ((de = readdir(dir))) {
+		/* unlinkat never follows a symlink: a planted link is removed, not its target. */
+		if (is_staging_name(de->d_name, base) && unlinkat(dirfd, de->d_name, 0) == 0)
+			count++;
+	}
+	(void)closedir(dir);
+	(void)close(dirfd);
+	return count;
+}
+
+int swap_file_sha256(const char *path, char ret_hex[65])
+{
+	crypto_hash_sha256_state h;
+	uint8_t digest[crypto_hash_sha256_BYTES];
+	static uint8_t buf[128 * 1024];
+	struct stat st;
+	int fd, r = 0;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = -EINVAL;
+		goto out;
+	}
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	crypto_hash_sha256_init(&h);
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		crypto_hash_sha256_update(&h, buf, (size_t)n);
+	}
+	crypto_hash_sha256_final(&h, digest);
+	hex_encode(digest, sizeof(digest), ret_hex);
+out:
+	(void)close(fd);
+	return r;
+}
