@@ -50,6 +50,10 @@ wait_for() { # SECONDS COMMAND...
 		sleep 0.01
 	done
 }
+answers() { # PORT
+	$PY -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).recv(64)' \
+		"$1" 2>/dev/null
+}
 seen_at_least() { # FILE N
 	[[ -f $1 ]] && (($(wc -l <"$1") >= $2))
 }
@@ -66,6 +70,9 @@ measure() {
 	fi
 	run_pid=$!
 	pids+=("$run_pid")
+	# Load only once the first generation serves: refusals before the very
+	# first start are not a restart's doing.
+	wait_for 30 answers "$port" || { echo "$name: the server never answered" >&2; return 1; }
 	$PY "$LOAD" 127.0.0.1 "$port" "$dir/stop" --clients "$CLIENTS" --seen "$dir/seen" >"$dir/result" &
 	load_pid=$!
 	pids+=("$load_pid")
