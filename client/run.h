@@ -12,7 +12,8 @@
  *
  * Functions return 0 (or a count or a descriptor) on success and a negative
  * errno value on failure; output parameters are named ret_* and are left
- * untouched on failure. Only the log module and the event loop print.
+ * untouched on failure. Errors are for the event loop to report: the other
+ * modules log nothing but debug lines (what they fell back to, and why).
  */
 #ifndef UPDATER_RUN_H
 #define UPDATER_RUN_H
