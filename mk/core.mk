@@ -4,8 +4,11 @@ libupdaterd_la_SOURCES += \
 	daemon/config.c daemon/config.h \
 	daemon/runner.c daemon/runner.h
 
-check_PROGRAMS += tests/check_runner
-TESTS += tests/check_runner
+check_PROGRAMS += tests/check_config tests/check_runner
+TESTS += tests/check_config tests/check_runner
+tests_check_config_SOURCES = tests/check_config.c
+tests_check_config_CFLAGS = $(UNIT_CFLAGS)
+tests_check_config_LDADD = $(UNIT_LDADD)
 tests_check_runner_SOURCES = tests/check_runner.c
 tests_check_runner_CFLAGS = $(UNIT_CFLAGS)
 tests_check_runner_LDADD = $(UNIT_LDADD)
