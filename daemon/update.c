@@ -1,0 +1,777 @@
+/* update.c - see update.h. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "manifest.h"
+#include "runner.h"
+#include "state.h"
+#include "update.h"
+
+/* SPEC section 6: a check printing more than this has failed. */
+#define CHECK_OUTPUT_MAX (64 * 1024)
+#define SUMMARY_MAX 2048
+#define ENV_MAX 12
+
+enum step {
+	STEP_NEXT_TARGET, /* nothing running: begin the next target */
+	STEP_CHECK,
+	STEP_DOWNLOAD,
+	STEP_SMOKE,
+	STEP_DONE,
+};
+
+struct update_round {
+	struct update_opts opts;
+	struct update_hooks hooks;
+	size_t index; /* the target being worked on */
+	enum step step;
+	struct runner *runner;
+
+	/* Per target, reset by target_reset(). */
+	const struct target_config *target;
+	struct target_state state;
+	char current_sha256[65]; /* of the file at path before the round, "" none */
+	char *env[ENV_MAX + 1];
+	char *check_output;
+	size_t check_len;
+	struct manifest manifest;
+	bool have_manifest;
+	struct staging staging;
+	bool staging_open;
+	int write_error; /* first error of swap_stage_write, reported after the run */
+
+	bool failed;
+	char summary[SUMMARY_MAX];
+};
+
+/*
+ * The sha256 of a target, cached by identity and change time so a periodic
+ * check does not re-read a large file that did not change.
+ */
+struct sha_cache_entry {
+	char *path;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+	char hex[65];
+};
+static struct sha_cache_entry sha_cache[16];
+
+static int target_sha256(const char *path, char ret_hex[65])
+{
+	struct sha_cache_entry *e, *slot = NULL;
+	struct stat st;
+	int r;
+
+	if (lstat(path, &st) < 0) {
+		ret_hex[0] = '\0';
+		return errno == ENOENT ? 0 : -errno;
+	}
+	for (size_t i = 0; i < sizeof(sha_cache) / sizeof(sha_cache[0]); i++) {
+		e = &sha_cache[i];
+		if (e->path && strcmp(e->path, path) == 0) {
+			slot = e;
+			break;
+		}
+		if (!e->path && !slot)
+			slot = e;
+	}
+	if (slot && slot->path && slot->dev == st.st_dev && slot->ino == st.st_ino &&
+	    slot->size == st.st_size && slot->mtime.tv_sec == st.st_mtim.tv_sec &&
+	    slot->mtime.tv_nsec == st.st_mtim.tv_nsec && slot->ctime.tv_sec == st.st_ctim.tv_sec &&
+	    slot->ctime.tv_nsec == st.st_ctim.tv_nsec) {
+		memcpy(ret_hex, slot->hex, 65);
+		return 0;
+	}
+	r = swap_file_sha256(path, ret_hex);
+	if (r < 0) {
+		ret_hex[0] = '\0';
+		return r == -ENOENT ? 0 : r;
+	}
+	if (slot) {
+		if (!slot->path)
+			slot->path = strdup(path);
+		if (slot->path) {
+			slot->dev = st.st_dev;
+			slot->ino = st.st_ino;
+			slot->size = st.st_size;
+			slot->mtime = st.st_mtim;
+			slot->ctime = st.st_ctim;
+			memcpy(slot->hex, ret_hex, 65);
+		}
+	}
+	return 0;
+}
+
+static void summary_add(struct update_round *round, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void summary_add(struct update_round *round, const char *fmt, ...)
+{
+	size_t len = strlen(round->summary);
+	va_list ap;
+
+	if (len > 0 && len + 2 < sizeof(round->summary)) {
+		memcpy(round->summary + len, "; ", 3);
+		len += 2;
+	}
+	va_start(ap, fmt);
+	(void)vsnprintf(round->summary + len, sizeof(round->summary) - len, fmt, ap);
+	va_end(ap);
+}
+
+static void env_free(char **env)
+{
+	for (size_t i = 0; env[i]; i++) {
+		free(env[i]);
+		env[i] = NULL;
+	}
+}
+
+/* The exact environment of SPEC section 6; URL only for download. */
+static int env_build(struct update_round *round, const char *cache_dir, const char *url)
+{
+	const struct target_config *t = round->target;
+	size_t n = 0;
+	int r = 0;
+
+#define ENV_ADD(...)                                                  \
+	do {                                                          \
+		if (asprintf(&round->env[n], __VA_ARGS__) < 0) {      \
+			round->env[n] = NULL;                         \
+			r = -ENOMEM;                                  \
+			goto out;                                     \
+		}                                                     \
+		n++;                                                  \
+	} while (0)
+
+	env_free(round->env);
+	ENV_ADD("PATH=/usr/local/bin:/usr/bin:/bin");
+	ENV_ADD("LANG=C.UTF-8");
+	ENV_ADD("HOME=%s", cache_dir);
+	ENV_ADD("UPDATER_CACHE=%s", cache_dir);
+	ENV_ADD("UPDATER_TARGET=%s", t->name);
+	ENV_ADD("UPDATER_PATH=%s", t->path);
+	ENV_ADD("UPDATER_SOURCE=%s", t->source);
+	ENV_ADD("UPDATER_VERSION=%s", round->state.version ? round->state.version : "");
+	ENV_ADD("UPDATER_SHA256=%s", round->current_sha256);
+	if (url)
+		ENV_ADD("UPDATER_URL=%s", url);
+#undef ENV_ADD
+out:
+	round->env[n] = NULL;
+	return r;
+}
+
+static void target_reset(struct update_round *round)
+{
+	runner_free(round->runner);
+	round->runner = NULL;
+	if (round->staging_open) {
+		swap_stage_abort(&round->staging);
+		round->staging_open = false;
+	}
+	if (round->have_manifest) {
+		manifest_clear(&round->manifest);
+		round->have_manifest = false;
+	}
+	target_state_clear(&round->state);
+	env_free(round->env);
+	free(round->check_output);
+	round->check_output = NULL;
+	round->check_len = 0;
+	round->write_error = 0;
+	round->current_sha256[0] = '\0';
+	round->target = NULL;
+}
+
+static void target_finish(struct update_round *round)
+{
+	target_reset(round);
+	round->index++;
+	round->step = STEP_NEXT_TARGET;
+}
+
+/* Record the target's last_error and remember the round failed. */
+static void target_failed(struct update_round *round, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void target_failed(struct update_round *round, const char *fmt, ...)
+{
+	const struct config *config = round->opts.config;
+	char reason[1024];
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	log_err("%s: %s; '%s' is unchanged", round->target->name, reason, round->target->path);
+	free(round->state.last_error);
+	round->state.last_error = strdup(reason);
+	r = state_save_target(config->state_dir, round->target->name, &round->state);
+	if (r < 0)
+		log_err("%s: cannot write its state in '%s': %s", round->target->name,
+		        config->state_dir, strerror(-r));
+	round->failed = true;
+	summary_add(round, "failed: %s: %s", round->target->name, reason);
+	target_finish(round);
+}
+
+/* The target finished without failure: clear a previous last_error. */
+static void target_ok(struct update_round *round)
+{
+	const struct config *config = round->opts.config;
+	int r;
+
+	if (round->state.last_error) {
+		free(round->state.last_error);
+		round->state.last_error = NULL;
+		r = state_save_target(config->state_dir, round->target->name, &round->state);
+		if (r < 0)
+			log_err("%s: cannot write its state in '%s': %s", round->target->name,
+			        config->state_dir, strerror(-r));
+	}
+	target_finish(round);
+}
+
+static int script_owner(void)
+{
+	return geteuid() == 0 ? 0 : (int)geteuid();
+}
+
+static int start_runner(struct update_round *round, const char *path, char *const *argv,
+                        runner_output_fn on_output)
+{
+	const struct config *config = round->opts.config;
+	struct runner_spec spec = {
+		.path = path,
+		.argv = argv,
+		.envp = round->env,
+		.change_user = round->opts.change_user,
+		.uid = round->opts.uid,
+		.gid = round->opts.gid,
+		.timeout_ms = config->script_timeout_sec * 1000,
+		.log_name = round->target->name,
+		.on_output = on_output,
+		.ctx = round,
+	};
+
+	return runner_start(&spec, &round->runner);
+}
+
+static int on_check_output(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct update_round *round = ctx;
+	char *p;
+
+	if (len > CHECK_OUTPUT_MAX - round->check_len)
+		return -EFBIG;
+	p = realloc(round->check_output, round->check_len + len + 1);
+	if (!p)
+		return -ENOMEM;
+	memcpy(p + round->check_len, buf, len);
+	round->check_len += len;
+	p[round->check_len] = '\0';
+	round->check_output = p;
+	return 0;
+}
+
+static int on_download_output(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct update_round *round = ctx;
+	int r = swap_stage_write(&round->staging, buf, len);
+
+	if (r < 0)
+		round->write_error = r;
+	return r;
+}
+
+static char *script_path(const struct config *config, const char *name)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s", config->scripts_dir, name) < 0)
+		return NULL;
+	return p;
+}
+
+/* Refuse a script that a root daemon must not run; logs and fails the target. */
+static bool script_allowed(struct update_round *round, const char *path)
+{
+	char err[512];
+
+	if (runner_check_script(path, (uid_t)script_owner(), err, sizeof(err)) < 0) {
+		target_failed(round, "refusing to run script: %s", err);
+		return false;
+	}
+	return true;
+}
+
+/* Prepare target INDEX and start its check script. */
+static void begin_target(struct update_round *round)
+{
+	const struct config *config = round->opts.config;
+	char *cache_dir = NULL, *check = NULL;
+	int r;
+
+	round->target = &config->targets[round->index];
+	r = state_load_target(config->state_dir, round->target->name, &round->state);
+	if (r == -EBADMSG)
+		log_warn("%s: its state file in '%s/targets' is damaged; starting afresh",
+		         round->target->name, config->state_dir);
+	r = target_sha256(round->target->path, round->current_sha256);
+	if (r < 0) {
+		target_failed(round, "cannot read '%s': %s", round->target->path, strerror(-r));
+		return;
+	}
+	r = state_cache_dir(config->state_dir, round->target->name,
+	                    round->opts.change_user ? round->opts.uid : geteuid(),
+	                    round->opts.change_user ? round->opts.gid : getegid(), &cache_dir);
+	if (r < 0) {
+		target_failed(round, "cannot prepare its cache directory in '%s': %s",
+		              config->state_dir, strerror(-r));
+		return;
+	}
+	r = env_build(round, cache_dir, NULL);
+	free(cache_dir);
+	check = script_path(config, "check");
+	if (r < 0 || !check) {
+		free(check);
+		target_failed(round, "out of memory");
+		return;
+	}
+	if (!script_allowed(round, check)) {
+		free(check);
+		return;
+	}
+	log_debug("%s: running '%s'", round->target->name, check);
+	r = start_runner(round, check, NULL, on_check_output);
+	free(check);
+	if (r < 0) {
+		target_failed(round, "cannot run the check script: %s", strerror(-r));
+		return;
+	}
+	round->step = STEP_CHECK;
+}
+
+static void start_download(struct update_round *round)
+{
+	const struct config *config = round->opts.config;
+	const struct manifest *m = &round->manifest;
+	char *download = NULL, *cache_dir = NULL;
+	int r;
+
+	if (m->size > config->max_download) {
+		target_failed(round, "version %s is %" PRIu64 " bytes, more than max_download (%" PRIu64 ")",
+		              m->version, m->size, config->max_download);
+		return;
+	}
+	r = swap_stage_open(round->target->path, m->size, config->max_download, &round->staging);
+	if (r < 0) {
+		target_failed(round, "cannot create a staging file beside '%s': %s",
+		              round->target->path, strerror(-r));
+		return;
+	}
+	round->staging_open = true;
+	/* Same environment as the check, plus what to fetch. */
+	r = state_cache_dir(config->state_dir, round->target->name,
+	                    round->opts.change_user ? round->opts.uid : geteuid(),
+	                    round->opts.change_user ? round->opts.gid : getegid(), &cache_dir);
+	if (r == 0)
+		r = env_build(round, cache_dir, m->url);
+	free(cache_dir);
+	download = script_path(config, "download");
+	if (r < 0 || !download) {
+		free(download);
+		target_failed(round, "cannot prepare the download: %s", strerror(r < 0 ? -r : ENOMEM));
+		return;
+	}
+	if (!script_allowed(round, download)) {
+		free(download);
+		return;
+	}
+	r = start_runner(round, download, NULL, on_download_output);
+	free(download);
+	if (r < 0) {
+		target_failed(round, "cannot run the download script: %s", strerror(-r));
+		return;
+	}
+	round->step = STEP_DOWNLOAD;
+}
+
+/* The check answered: decide what to do with its manifest. */
+static void check_done(struct update_round *round, const struct runner_result *res)
+{
+	const struct config *config = round->opts.config;
+	const struct target_config *t = round->target;
+	const char *installed = round->state.version;
+	struct manifest *m = &round->manifest;
+	char err[512], what[256];
+	int r;
+
+	if (res->status == RUNNER_ABORTED && res->abort_error == -EFBIG) {
+		target_failed(round, "check failed: it printed more than %d bytes", CHECK_OUTPUT_MAX);
+		return;
+	}
+	if (res->status != RUNNER_EXITED || res->exit_code != 0) {
+		runner_describe(res, what, sizeof(what));
+		target_failed(round, "check failed: the check script %s", what);
+		return;
+	}
+	if (round->check_len == 0) {
+		log_debug("%s: no update offered", t->name);
+		summary_add(round, "no update for %s", t->name);
+		target_ok(round);
+		return;
+	}
+	r = manifest_load(round->check_output, round->check_len, config->trusted_keys,
+	                  config->n_trusted_keys, t->name, time(NULL), m, err, sizeof(err));
+	if (r < 0) {
+		target_failed(round, "manifest rejected: %s", err);
+		return;
+	}
+	round->have_manifest = true;
+	if (round->current_sha256[0] && strcmp(m->sha256_hex, round->current_sha256) == 0) {
+		/* Already there; learn its version if we did not know it. */
+		if (!installed || strcmp(installed, m->version) != 0) {
+			free(round->state.version);
+			round->state.version = strdup(m->version);
+			memcpy(round->state.sha256_hex, round->current_sha256, 65);
+			free(round->state.last_error);
+			round->state.last_error = NULL;
+			(void)state_save_target(config->state_dir, t->name, &round->state);
+		}
+		log_debug("%s: %s is installed already", t->name, m->version);
+		summary_add(round, "%s %s is up to date", t->name, m->version);
+		target_ok(round);
+		return;
+	}
+	if (installed && !t->allow_downgrade && version_compare(m->version, installed) <= 0) {
+		log_notice("%s: refusing version %s: not newer than the installed %s", t->name,
+		           m->version, installed);
+		summary_add(round, "refused %s %s: not newer than %s", t->name, m->version, installed);
+		target_ok(round);
+		return;
+	}
+	log_notice("update available: %s %s", t->name, m->version);
+	start_download(round);
+}
+
+static void commit(struct update_round *round)
+{
+	const struct config *config = round->opts.config;
+	const struct target_config *t = round->target;
+	struct target_state *st = &round->state;
+	struct swap_result res;
+	int r;
+
+	r = swap_commit(&round->staging, &res);
+	round->staging_open = false;
+	if (r < 0 && !round->staging.committed) {
+		swap_stage_abort(&round->staging);
+		target_failed(round, "cannot rename the new file into place: %s", strerror(-r));
+		return;
+	}
+	if (r < 0)
+		log_warn("%s: '%s' is replaced but the directory could not be synced: %s", t->name,
+		         t->path, strerror(-r));
+	memcpy(res.old_sha256_hex, round->current_sha256, 65);
+	free(st->previous_version);
+	st->previous_version = st->version;
+	memcpy(st->previous_sha256_hex, round->current_sha256, 65);
+	st->version = strdup(round->manifest.version);
+	memcpy(st->sha256_hex, round->manifest.sha256_hex, 65);
+	st->updated_at = (int64_t)time(NULL);
+	free(st->last_error);
+	st->last_error = NULL;
+	r = state_save_target(config->state_dir, t->name, st);
+	if (r < 0)
+		log_err("%s: updated, but its state could not be written in '%s': %s", t->name,
+		        config->state_dir, strerror(-r));
+	log_notice("updated %s to %s ('%s')", t->name, round->manifest.version, t->path);
+	summary_add(round, "updated %s to %s", t->name, round->manifest.version);
+	if (round->hooks.on_swapped)
+		round->hooks.on_swapped(round->hooks.ctx, t, round->manifest.version, &res);
+	target_finish(round);
+}
+
+static void download_done(struct update_round *round, const struct runner_result *res)
+{
+	const struct config *config = round->opts.config;
+	const struct target_config *t = round->target;
+	char err[512], what[256];
+	char **argv;
+	size_t n = 0;
+	int r;
+
+	if (round->write_error == -EFBIG) {
+		if (round->staging.written + 1 > config->max_download)
+			target_failed(round, "download of %s exceeds max_download (%" PRIu64 " bytes)",
+			              round->manifest.version, config->max_download);
+		else
+			target_failed(round, "download of %s is longer than the manifest's size (%" PRIu64 " bytes)",
+			              round->manifest.version, round->manifest.size);
+		return;
+	}
+	if (round->write_error < 0) {
+		target_failed(round, "cannot write '%s': %s", round->staging.path,
+		              strerror(-round->write_error));
+		return;
+	}
+	if (res->status != RUNNER_EXITED || res->exit_code != 0) {
+		runner_describe(res, what, sizeof(what));
+		target_failed(round, "download of %s failed: the download script %s",
+		              round->manifest.version, what);
+		return;
+	}
+	r = swap_stage_finish(&round->staging, round->manifest.sha256, err, sizeof(err));
+	if (r < 0) {
+		target_failed(round, "download of %s rejected: %s", round->manifest.version, err);
+		return;
+	}
+	if (!t->smoke_test) {
+		commit(round);
+		return;
+	}
+	/* The staged file must run: SMOKE ARGS..., exit 0. */
+	while (t->smoke_test[n])
+		n++;
+	argv = calloc(n + 2, sizeof(*argv));
+	if (!argv) {
+		target_failed(round, "out of memory");
+		return;
+	}
+	argv[0] = round->staging.path;
+	for (size_t i = 0; i < n; i++)
+		argv[i + 1] = t->smoke_test[i];
+	r = start_runner(round, round->staging.path, argv, NULL);
+	free(argv);
+	if (r < 0) {
+		target_failed(round, "smoke test of %s could not run: %s", round->manifest.version,
+		              strerror(-r));
+		return;
+	}
+	round->step = STEP_SMOKE;
+}
+
+static void smoke_done(struct update_round *round, const struct runner_result *res)
+{
+	char what[256];
+
+	if (res->status != RUNNER_EXITED || res->exit_code != 0) {
+		runner_describe(res, what, sizeof(what));
+		target_failed(round, "smoke test of %s failed: it %s", round->manifest.version, what);
+		return;
+	}
+	commit(round);
+}
+
+/* Start work until something runs or the round is over. */
+static void advance(struct update_round *round)
+{
+	while (round->step == STEP_NEXT_TARGET) {
+		if (round->index >= round->opts.config->n_targets) {
+			round->step = STEP_DONE;
+			break;
+		}
+		begin_target(round);
+	}
+}
+
+int update_round_start(const struct update_opts *opts, const struct update_hooks *hooks,
+                       struct update_round **ret_round)
+{
+	struct update_round *round;
+	int r;
+
+	r = state_init(opts->config->state_dir);
+	if (r < 0) {
+		log_err("cannot create the state directory '%s': %s", opts->config->state_dir,
+		        strerror(-r));
+		return r;
+	}
+	round = calloc(1, sizeof(*round));
+	if (!round)
+		return -ENOMEM;
+	round->opts = *opts;
+	if (hooks)
+		round->hooks = *hooks;
+	round->step = STEP_NEXT_TARGET;
+	target_state_clear(&round->state);
+	round->staging.fd = round->staging.dirfd = -1;
+	advance(round);
+	*ret_round = round;
+	return 0;
+}
+
+enum update_phase update_round_phase(const struct update_round *round)
+{
+	switch (round->step) {
+	case STEP_DOWNLOAD:
+		return UPDATE_DOWNLOADING;
+	case STEP_SMOKE:
+		return UPDATE_SWAPPING;
+	default:
+		return UPDATE_CHECKING;
+	}
+}
+
+void update_round_fill_fds(const struct update_round *round, fd_set *rfds, int *maxfd)
+{
+	if (round->runner)
+		runner_fill_fds(round->runner, rfds, maxfd);
+}
+
+int64_t update_round_deadline(const struct update_round *round)
+{
+	/* A round with nothing running is over: let the loop come back at once. */
+	if (!round->runner)
+		return 0;
+	return runner_deadline(round->runner);
+}
+
+int update_round_process(struct update_round *round, const fd_set *rfds, int64_t now_ms)
+{
+	struct runner_result res;
+
+	if (round->runner && runner_process(round->runner, rfds, now_ms) > 0) {
+		runner_result(round->runner, &res);
+		runner_free(round->runner);
+		round->runner = NULL;
+		switch (round->step) {
+		case STEP_CHECK:
+			check_done(round, &res);
+			break;
+		case STEP_DOWNLOAD:
+			download_done(round, &res);
+			break;
+		case STEP_SMOKE:
+			smoke_done(round, &res);
+			break;
+		default:
+			break;
+		}
+		advance(round);
+	}
+	if (round->step != STEP_DONE)
+		return 0;
+	if (!round->summary[0])
+		summary_add(round, "no targets checked");
+	return 1;
+}
+
+bool update_round_failed(const struct update_round *round)
+{
+	return round->failed;
+}
+
+const char *update_round_summary(const struct update_round *round)
+{
+	return round->summary[0] ? round->summary : "checking";
+}
+
+void update_round_free(struct update_round *round)
+{
+	if (!round)
+		return;
+	target_reset(round);
+	free(round);
+}
+
+int update_rollback(const struct update_opts *opts, const struct update_hooks *hooks,
+                    const char *name, char **ret_version, char *err, size_t err_size)
+{
+	const struct config *config = opts->config;
+	const struct target_config *t = config_find_target(config, name);
+	struct target_state st;
+	struct swap_result res;
+	char sha[65], *tmp;
+	int r;
+
+	if (!t) {
+		(void)snprintf(err, err_size, "no target named '%s'", name);
+		return -ENOENT;
+	}
+	(void)state_load_target(config->state_dir, t->name, &st);
+	r = swap_rollback(t->path, &res);
+	if (r == -ENOENT) {
+		(void)snprintf(err, err_size, "%s has no previous version to roll back to", t->name);
+		target_state_clear(&st);
+		return r;
+	}
+	if (r < 0) {
+		(void)snprintf(err, err_size, "cannot roll back '%s': %s", t->path, strerror(-r));
+		target_state_clear(&st);
+		return r;
+	}
+	if (target_sha256(t->path, sha) < 0)
+		sha[0] = '\0';
+	/* What was current is now -prev, and the other way round. */
+	tmp = st.version;
+	st.version = st.previous_version;
+	st.previous_version = tmp;
+	memcpy(res.old_sha256_hex, st.sha256_hex, 65);
+	memcpy(st.previous_sha256_hex, st.sha256_hex, 65);
+	memcpy(st.sha256_hex, sha, 65);
+	st.updated_at = (int64_t)time(NULL);
+	free(st.last_error);
+	st.last_error = NULL;
+	r = state_save_target(config->state_dir, t->name, &st);
+	if (r < 0)
+		log_err("%s: rolled back, but its state could not be written in '%s': %s", t->name,
+		        config->state_dir, strerror(-r));
+	log_notice("rolled %s back to %s ('%s')", t->name, st.version ? st.version : "unknown",
+	           t->path);
+	if (hooks && hooks->on_rolled_back)
+		hooks->on_rolled_back(hooks->ctx, t, st.version ? st.version : "unknown", &res);
+	*ret_version = strdup(st.version ? st.version : "unknown");
+	target_state_clear(&st);
+	return *ret_version ? 0 : -ENOMEM;
+}
+
+void update_recover(const struct config *config)
+{
+	for (size_t i = 0; i < config->n_targets; i++) {
+		const struct target_config *t = &config->targets[i];
+		struct target_state st;
+		char sha[65];
+		int r;
+
+		r = swap_cleanup_staging(t->path);
+		if (r > 0)
+			log_notice("%s: removed %d leftover staging file(s) beside '%s'", t->name, r,
+			           t->path);
+		else if (r < 0 && r != -ENOENT)
+			log_warn("%s: cannot look for leftover staging files beside '%s': %s", t->name,
+			         t->path, strerror(-r));
+		r = state_load_target(config->state_dir, t->name, &st);
+		if (r == -EBADMSG)
+			log_warn("%s: its state file in '%s/targets' is damaged; starting afresh", t->name,
+			         config->state_dir);
+		if (!st.sha256_hex[0]) {
+			target_state_clear(&st);
+			continue;
+		}
+		if (target_sha256(t->path, sha) < 0)
+			sha[0] = '\0';
+		if (strcmp(sha, st.sha256_hex) != 0) {
+			log_warn("%s: '%s' was changed outside updaterd; its version is now unknown",
+			         t->name, t->path);
+			free(st.version);
+			st.version = NULL;
+			memcpy(st.sha256_hex, sha, 65);
+			(void)state_save_target(config->state_dir, t->name, &st);
+		}
+		target_state_clear(&st);
+	}
+}
