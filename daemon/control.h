@@ -28,6 +28,7 @@
 #include "schedule.h"
 
 #define CONTROL_REQUEST_MAX 256 /* bytes in one request */
+#define CONTROL_LISTEN_FDS_START 3 /* socket activation: the first passed descriptor */
 #define CONTROL_REPLY_INLINE 96 /* replies up to this size need no allocation */
 
 struct control_socket {
@@ -40,7 +41,8 @@ struct control_socket {
 
 /*
  * Take the socket from socket activation (the first AF_UNIX datagram socket
- * among LISTEN_FDS; LISTEN_* are removed from the environment) or, without
+ * among LISTEN_FDS when LISTEN_PID is ours; LISTEN_* are removed from the
+ * environment, other passed descriptors closed) or, without
  * one, bind PATH: its parent directory is created (0755) when missing, a
  * stale socket there is replaced, and the socket file gets mode 0666. A path
  * where another process still answers is not taken (-EADDRINUSE); neither is

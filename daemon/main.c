@@ -29,8 +29,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <systemd/sd-daemon.h>
-
 #include "config.h"
 #include "control.h"
 #include "log.h"
@@ -66,7 +64,9 @@ struct daemon {
 
 	struct schedule sched;
 	struct update_round *round;
-	int phase_reported; /* -1: idle */
+	bool notify;        /* NOTIFY_SOCKET is set */
+	int phase_reported; /* last STATUS=: -1 idle, -2 none yet */
+	int64_t next_reported;
 	struct subscribers subs;
 
 	uint64_t received, coalesced, rejected;
@@ -337,25 +337,25 @@ static int64_t next_check_unix(const struct daemon *d, int64_t now)
 	return (int64_t)time(NULL) + (next - now + 999) / 1000;
 }
 
+/*
+ * STATUS= for systemd, only when something it shows changed: this runs on
+ * every turn of the loop, a flood included.
+ */
 static void report_status(struct daemon *d, int64_t now)
 {
-	int64_t next;
+	int phase = d->round ? (int)update_round_phase(d->round) : -1;
+	int64_t next = d->round ? 0 : schedule_next(&d->sched);
 
-	if (d->round) {
-		int phase = (int)update_round_phase(d->round);
-
-		if (phase == d->phase_reported)
-			return;
-		d->phase_reported = phase;
-		notify_status("%s", phase_title(phase));
+	if (!d->notify || (phase == d->phase_reported && next == d->next_reported))
 		return;
-	}
-	d->phase_reported = -1;
-	next = next_check_unix(d, now);
-	if (next < 0) {
+	d->phase_reported = phase;
+	d->next_reported = next;
+	if (d->round) {
+		notify_status("%s", phase_title((enum update_phase)phase));
+	} else if (next == SCHEDULE_NEVER) {
 		notify_status("Idle; checks only on request");
 	} else {
-		time_t t = (time_t)next;
+		time_t t = (time_t)next_check_unix(d, now);
 		struct tm tm;
 		char when[64];
 
@@ -657,12 +657,12 @@ static void do_reexec(struct daemon *d)
 	log_notice("'%s' was replaced: re-executing it, keeping the control socket", d->self_path);
 	notify_status("Re-executing the new version");
 	/* LISTEN_FDS hands descriptors over starting at 3. */
-	if (fd != SD_LISTEN_FDS_START) {
-		if (d->sigfd == SD_LISTEN_FDS_START || d->timerfd == SD_LISTEN_FDS_START) {
+	if (fd != CONTROL_LISTEN_FDS_START) {
+		if (d->sigfd == CONTROL_LISTEN_FDS_START || d->timerfd == CONTROL_LISTEN_FDS_START) {
 			log_err("cannot re-execute: fd 3 is taken");
 			return;
 		}
-		if (dup2(fd, SD_LISTEN_FDS_START) < 0) {
+		if (dup2(fd, CONTROL_LISTEN_FDS_START) < 0) {
 			log_err("cannot re-execute: dup2: %m");
 			return;
 		}
@@ -682,8 +682,8 @@ static void do_reexec(struct daemon *d)
 	(void)unsetenv("LISTEN_PID");
 	(void)unsetenv("LISTEN_FDNAMES");
 	(void)unsetenv(ENV_PENDING);
-	if (fd != SD_LISTEN_FDS_START)
-		(void)close(SD_LISTEN_FDS_START);
+	if (fd != CONTROL_LISTEN_FDS_START)
+		(void)close(CONTROL_LISTEN_FDS_START);
 	else
 		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
@@ -808,6 +808,7 @@ static int cmd_daemon(const char *file, char **argv)
 	bool pending = getenv(ENV_PENDING) != NULL;
 
 	(void)unsetenv(ENV_PENDING);
+	d.notify = getenv("NOTIFY_SOCKET") != NULL;
 	d.config_file = (char *)file;
 	if (load_config(file, &d.config) < 0)
 		return EXIT_CONFIG;

@@ -2,7 +2,7 @@
  * notify.h - telling others what the daemon did.
  *
  * Three audiences:
- *   - systemd, through sd_notify(3): READY=1, STATUS=, WATCHDOG=1,
+ *   - systemd, by the sd_notify(3) protocol: READY=1, STATUS=, WATCHDOG=1,
  *     RELOADING=1, STOPPING=1. Without NOTIFY_SOCKET these cost nothing.
  *   - subscribers on the control socket (SPEC section 4): clients that sent
  *     "subscribe" get one datagram per event ("updated TARGET VERSION",
