@@ -26,6 +26,12 @@ tests_check_schedule_CFLAGS = $(UNIT_CFLAGS)
 tests_check_schedule_LDADD = $(UNIT_LDADD)
 
 
+# The daemon itself: options, set-up and the loop.
+sbin_PROGRAMS += updaterd
+updaterd_SOURCES = daemon/main.c
+updaterd_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
+updaterd_LDADD = libupdaterd.la
+
 dist_man_MANS += man/updaterd.8
 
 # Integration tests: the real updaterd against real sockets and scripts.
@@ -39,6 +45,7 @@ DAEMON_INTEGRATION_TESTS = \
 	tests/integration/daemon-config.sh \
 	tests/integration/daemon-socket.sh \
 	tests/integration/daemon-units.sh
+TESTS += $(DAEMON_INTEGRATION_TESTS)
 EXTRA_DIST += $(DAEMON_INTEGRATION_TESTS) \
 	tests/integration/daemon-lib.sh \
 	tests/integration/notify_listen.py
