@@ -1,3 +1,7 @@
 # The update pipeline: one check round (update.c), the default scripts and
 # the release tool, and their tests.
 libupdaterd_la_SOURCES += daemon/update.c daemon/update.h
+
+# The default scripts go to the scripts directory, the release tool to bindir.
+dist_scripts_SCRIPTS += scripts/check scripts/download
+dist_bin_SCRIPTS += scripts/updater-publish
