@@ -217,6 +217,14 @@ int swap_stage_finish(struct staging *st, const uint8_t sha256[32], char *err, s
 		set_err(err, err_size, "cannot set owner and mode of '%s': %s", st->path, strerror(-r));
 		return r;
 	}
+	/* Closed now, so the staged file can be executed (a smoke test) without ETXTBSY. */
+	if (close(st->fd) < 0) {
+		st->fd = -1;
+		r = -errno;
+		set_err(err, err_size, "cannot write '%s': %s", st->path, strerror(-r));
+		return r;
+	}
+	st->fd = -1;
 	st->finished = true;
 	return 0;
 }
