@@ -12,6 +12,7 @@
  *
  * This is the only file that exits.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/select.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -46,8 +48,12 @@
 #define CONTROL_BUDGET 4096
 #define CONTROL_MSGS 64
 
-/* Set by a re-executing image of ourselves: a check request was waiting. */
-#define ENV_PENDING "UPDATERD_CHECK_PENDING"
+/*
+ * Set by a re-executing image of ourselves (self-update): a descriptor of a
+ * memfd holding what the new image must carry on with (see handover_write).
+ */
+#define ENV_HANDOVER "UPDATERD_HANDOVER_FD"
+#define HANDOVER_MAX (1024 * 1024)
 
 struct daemon {
 	char *config_file;
@@ -395,7 +401,7 @@ static void finish_round(struct daemon *d, int64_t now)
 {
 	bool failed = update_round_failed(d->round);
 	const char *summary = update_round_summary(d->round);
-	char msg[512], clean[512];
+	char msg[2200], clean[2200]; /* summaries run up to 2 KiB */
 	int64_t wall = (int64_t)time(NULL);
 	int r;
 
@@ -648,19 +654,194 @@ static void arm_timer(struct daemon *d, int64_t deadline)
 	d->timer_armed = deadline;
 }
 
+/*
+ * What a re-executed image needs to carry on where this one stops, as text
+ * lines in a memfd (the new image may be another version, so no struct is
+ * shared):
+ *     updaterd-handover 1
+ *     counters RECEIVED COALESCED REJECTED
+ *     pending 0|1                  a check request is waiting
+ *     last_start_ago MS            the last check started MS ago
+ *     socket DEV INO HEXPATH       the socket file we created, to remove at stop
+ *     last_result HEXTEXT
+ *     subscriber UID HEXADDR       one per subscriber
+ * Returns the descriptor (not close-on-exec), or a negative errno.
+ */
+static int handover_write(const struct daemon *d, int64_t now)
+{
+	FILE *f;
+	int fd = memfd_create("updaterd-handover", 0), copy;
+
+	if (fd < 0)
+		return -errno;
+	copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	f = copy >= 0 ? fdopen(copy, "w") : NULL;
+	if (!f) {
+		int r = -errno;
+
+		if (copy >= 0)
+			(void)close(copy);
+		(void)close(fd);
+		return r;
+	}
+	(void)fprintf(f, "updaterd-handover 1\ncounters %" PRIu64 " %" PRIu64 " %" PRIu64 "\npending %d\n",
+	              d->received, d->coalesced, d->rejected, d->sched.pending ? 1 : 0);
+	if (d->sched.last_start != INT64_MIN)
+		(void)fprintf(f, "last_start_ago %" PRId64 "\n", now - d->sched.last_start);
+	if (d->cs.path) {
+		char hex[2 * PATH_MAX + 1];
+		size_t len = strlen(d->cs.path);
+
+		if (len < PATH_MAX) {
+			hex_encode((const uint8_t *)d->cs.path, len, hex);
+			(void)fprintf(f, "socket %ju %ju %s\n", (uintmax_t)d->cs.dev, (uintmax_t)d->cs.ino, hex);
+		}
+	}
+	if (d->last_result && strlen(d->last_result) < 4096) {
+		char hex[8193];
+
+		hex_encode((const uint8_t *)d->last_result, strlen(d->last_result), hex);
+		(void)fprintf(f, "last_result %s\n", hex);
+	}
+	for (size_t i = 0; i < d->subs.n; i++) {
+		char hex[2 * sizeof(struct sockaddr_un) + 1];
+
+		hex_encode((const uint8_t *)&d->subs.v[i].addr, d->subs.v[i].addrlen, hex);
+		(void)fprintf(f, "subscriber %u %s\n", (unsigned)d->subs.v[i].uid, hex);
+	}
+	if (fclose(f) != 0) {
+		int r = -errno;
+
+		(void)close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* HEX (2n digits) -> n bytes in OUT (at most SIZE). Returns n, or -1. */
+static ssize_t hex_decode(const char *hex, uint8_t *out, size_t size)
+{
+	size_t len = strlen(hex), n = len / 2;
+
+	if (len % 2 || n > size)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1 || !isxdigit((unsigned char)hex[2 * i]) ||
+		    !isxdigit((unsigned char)hex[2 * i + 1]))
+			return -1;
+		out[i] = (uint8_t)v;
+	}
+	return (ssize_t)n;
+}
+
+static void handover_line(struct daemon *d, char *line, int64_t now)
+{
+	char word[32], hex[8200];
+	uint64_t a, b, c;
+	uintmax_t dev, ino;
+	int64_t ago;
+	unsigned uid;
+	int pending;
+
+	if (sscanf(line, "counters %" SCNu64 " %" SCNu64 " %" SCNu64, &a, &b, &c) == 3) {
+		d->received = a;
+		d->coalesced = b;
+		d->rejected = c;
+	} else if (sscanf(line, "pending %d", &pending) == 1) {
+		if (pending)
+			d->sched.pending = true;
+	} else if (sscanf(line, "last_start_ago %" SCNd64, &ago) == 1) {
+		if (ago >= 0)
+			d->sched.last_start = now - ago;
+	} else if (sscanf(line, "socket %ju %ju %8199s", &dev, &ino, hex) == 3 && d->cs.activated && !d->cs.path) {
+		uint8_t path[PATH_MAX];
+		ssize_t n = hex_decode(hex, path, sizeof(path) - 1);
+
+		if (n > 0) {
+			path[n] = '\0';
+			d->cs.path = strdup((const char *)path);
+			d->cs.dev = (dev_t)dev;
+			d->cs.ino = (ino_t)ino;
+		}
+	} else if (sscanf(line, "last_result %8199s", hex) == 1) {
+		uint8_t text[4097];
+		ssize_t n = hex_decode(hex, text, sizeof(text) - 1);
+
+		if (n >= 0) {
+			text[n] = '\0';
+			free(d->last_result);
+			d->last_result = strdup((const char *)text);
+		}
+	} else if (sscanf(line, "subscriber %u %300s", &uid, hex) == 2) {
+		struct sockaddr_un sa;
+		ssize_t n = hex_decode(hex, (uint8_t *)&sa, sizeof(sa));
+
+		if (n > 0)
+			(void)subscribers_add(&d->subs, &sa, (socklen_t)n, (uid_t)uid);
+	} else if (sscanf(line, "%31s", word) == 1 && strcmp(word, "updaterd-handover") != 0) {
+		log_debug("handover: ignoring '%s'", word);
+	}
+}
+
+/* In a re-executed image: take over what the previous one handed over. */
+static void handover_read(struct daemon *d, int64_t now)
+{
+	const char *e = getenv(ENV_HANDOVER);
+	char *buf = NULL, *line, *save = NULL;
+	long fd;
+	ssize_t n;
+	size_t len = 0;
+
+	if (!e)
+		return;
+	fd = strtol(e, NULL, 10);
+	(void)unsetenv(ENV_HANDOVER);
+	if (fd <= 2 || fd > INT32_MAX)
+		return;
+	buf = malloc(HANDOVER_MAX + 1);
+	if (buf && lseek((int)fd, 0, SEEK_SET) == 0) {
+		while (len < HANDOVER_MAX && (n = read((int)fd, buf + len, HANDOVER_MAX - len)) > 0)
+			len += (size_t)n;
+	}
+	(void)close((int)fd);
+	if (!buf)
+		return;
+	buf[len] = '\0';
+	if (strncmp(buf, "updaterd-handover 1\n", 20) == 0) {
+		for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+			handover_line(d, line, now);
+		log_info("carried on after re-executing: %zu subscriber%s kept", d->subs.n,
+		         d->subs.n == 1 ? "" : "s");
+	}
+	free(buf);
+}
+
 static void do_reexec(struct daemon *d)
 {
-	char pid[32];
-	int fd = d->cs.fd;
+	char pid[32], num[32];
+	int fd = d->cs.fd, hfd;
 
 	d->reexec = false;
 	log_notice("'%s' was replaced: re-executing it, keeping the control socket", d->self_path);
 	notify_status("Re-executing the new version");
 	/* LISTEN_FDS hands descriptors over starting at 3. */
 	if (fd != CONTROL_LISTEN_FDS_START) {
-		if (d->sigfd == CONTROL_LISTEN_FDS_START || d->timerfd == CONTROL_LISTEN_FDS_START) {
-			log_err("cannot re-execute: fd 3 is taken");
-			return;
+		/* Move whatever of ours sits on fd 3 out of the way, so a failed exec loses nothing. */
+		int *mine[] = { &d->sigfd, &d->timerfd };
+
+		for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++) {
+			if (*mine[i] == CONTROL_LISTEN_FDS_START) {
+				int moved = fcntl(*mine[i], F_DUPFD_CLOEXEC, CONTROL_LISTEN_FDS_START + 1);
+
+				if (moved < 0) {
+					log_err("cannot re-execute: %m");
+					return;
+				}
+				(void)close(*mine[i]);
+				*mine[i] = moved;
+			}
 		}
 		if (dup2(fd, CONTROL_LISTEN_FDS_START) < 0) {
 			log_err("cannot re-execute: dup2: %m");
@@ -670,18 +851,25 @@ static void do_reexec(struct daemon *d)
 		log_err("cannot re-execute: %m");
 		return;
 	}
+	hfd = handover_write(d, now_boottime_ms());
+	if (hfd < 0) {
+		log_warn("cannot hand the subscribers over: %s", strerror(-hfd));
+	} else {
+		(void)snprintf(num, sizeof(num), "%d", hfd);
+		(void)setenv(ENV_HANDOVER, num, 1);
+	}
 	(void)snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	(void)setenv("LISTEN_FDS", "1", 1);
 	(void)setenv("LISTEN_PID", pid, 1);
 	(void)setenv("LISTEN_FDNAMES", "control", 1);
-	if (d->sched.pending)
-		(void)setenv(ENV_PENDING, "1", 1);
 	execv(d->self_path, d->argv);
 	log_err("cannot re-execute '%s': %m; the old version keeps running", d->self_path);
 	(void)unsetenv("LISTEN_FDS");
 	(void)unsetenv("LISTEN_PID");
 	(void)unsetenv("LISTEN_FDNAMES");
-	(void)unsetenv(ENV_PENDING);
+	(void)unsetenv(ENV_HANDOVER);
+	if (hfd >= 0)
+		(void)close(hfd);
 	if (fd != CONTROL_LISTEN_FDS_START)
 		(void)close(CONTROL_LISTEN_FDS_START);
 	else
@@ -805,9 +993,7 @@ static int cmd_daemon(const char *file, char **argv)
 	char err[512];
 	int64_t now, since = -1;
 	int r, ret = 1;
-	bool pending = getenv(ENV_PENDING) != NULL;
 
-	(void)unsetenv(ENV_PENDING);
 	d.notify = getenv("NOTIFY_SOCKET") != NULL;
 	d.config_file = (char *)file;
 	if (load_config(file, &d.config) < 0)
@@ -853,14 +1039,13 @@ static int cmd_daemon(const char *file, char **argv)
 	}
 	params = schedule_params_of(d.config);
 	schedule_init(&d.sched, &params, NULL, now, since);
-	if (pending)
-		schedule_force(&d.sched);
+	handover_read(&d, now);
 
 	d.watchdog_ms = notify_watchdog_interval_ms();
 	d.watchdog_next = now + d.watchdog_ms;
 
 	log_info("updaterd %s serving %zu target%s on '%s'%s", PACKAGE_VERSION, d.config->n_targets,
-	         d.config->n_targets == 1 ? "" : "s", d.cs.activated ? "(socket activation)" : d.cs.path,
+	         d.config->n_targets == 1 ? "" : "s", d.cs.path ? d.cs.path : "(socket activation)",
 	         d.config->interval_sec ? "" : "; periodic checks off");
 	notify_ready();
 	ret = run_loop(&d);

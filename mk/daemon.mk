@@ -44,7 +44,9 @@ DAEMON_INTEGRATION_TESTS = \
 	tests/integration/daemon-notify.sh \
 	tests/integration/daemon-config.sh \
 	tests/integration/daemon-socket.sh \
-	tests/integration/daemon-units.sh
+	tests/integration/daemon-units.sh \
+	tests/integration/daemon-update.sh \
+	tests/integration/daemon-selfupdate.sh
 TESTS += $(DAEMON_INTEGRATION_TESTS)
 EXTRA_DIST += $(DAEMON_INTEGRATION_TESTS) \
 	tests/integration/daemon-lib.sh \

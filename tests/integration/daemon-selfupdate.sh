@@ -1,0 +1,87 @@
+#!/bin/bash
+# updaterd as its own target: after swapping its own file it re-executes the
+# new one in the same process, keeping its control socket, its subscribers
+# and its counters; requests sent meanwhile are answered.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon-lib.sh"
+
+daemon_setup "min_interval: 1s"
+REPO=$TEST_TMP/repo
+mkdir -m 0755 "$REPO"
+install_script "$TEST_TMP/scripts/check" "#!/bin/sh
+cat '$REPO/manifest'"
+install_script "$TEST_TMP/scripts/download" '#!/bin/sh
+exec cat "$UPDATER_URL"'
+# The daemon runs from a copy of itself, which is its only target.
+cp "$UPDATERD" "$TEST_TMP/bin/updaterd"
+chmod 0755 "$TEST_TMP/bin/updaterd"
+sed -i -e "s|name: hello|name: updaterd|" -e "s|path: .*/bin/hello|path: $TEST_TMP/bin/updaterd|" "$CONFIG"
+UPDATERD=$TEST_TMP/bin/updaterd
+
+# Version 2.0 is the same program with a few more bytes (another sha256).
+cp "$TEST_TMP/bin/updaterd" "$REPO/updaterd-2.0"
+printf '\nupdaterd 2.0\n' >>"$REPO/updaterd-2.0"
+chmod 0644 "$REPO/updaterd-2.0"
+{
+	echo "target=updaterd"
+	echo "version=2.0"
+	echo "url=$REPO/updaterd-2.0"
+	echo "size=$(stat -c %s "$REPO/updaterd-2.0")"
+	echo "sha256=$(sha256sum "$REPO/updaterd-2.0" | cut -d' ' -f1)"
+} >"$REPO/manifest"
+chmod 0644 "$REPO/manifest"
+
+start_updaterd "$CONFIG"
+old_ino=$(stat -L -c %i "/proc/$UPDATERD_PID/exe")
+request frobnicate >/dev/null # one rejected request, to see the counters carried over
+
+$PY - "$SOCK" >"$TEST_TMP/sub.out" 2>&1 <<'PYEOF' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("")
+s.settimeout(20)
+s.sendto(b"subscribe", sys.argv[1])
+print(s.recv(512).decode(), flush=True)
+s.sendto(b"x", sys.argv[1])
+while True:
+    m = s.recv(4096).decode()
+    print(m, flush=True)
+    if m.startswith("checked") and "updated" in m:
+        break
+# After the re-exec: ask again (past min_interval); the new image must still
+# know this subscriber and tell it the round ended.
+time.sleep(1.5)
+s.sendto(b"check", sys.argv[1])
+while True:
+    m = s.recv(4096).decode()
+    print(m, flush=True)
+    if m.startswith("checked"):
+        break
+PYEOF
+sub=$!
+track_pid $sub
+
+# Requests keep coming while the daemon swaps and re-executes itself.
+for i in $(seq 40); do
+	$DGRAM "$SOCK" status --reply >/dev/null || fail "request $i got no reply"
+	sleep 0.05
+done
+wait $sub || fail "subscriber: $(cat "$TEST_TMP/sub.out")"
+grep -q '^updated updaterd 2.0$' "$TEST_TMP/sub.out" || fail "no 'updated' notification: $(cat "$TEST_TMP/sub.out")"
+assert_eq "$(grep -c '^checked ok' "$TEST_TMP/sub.out")" 2 "round notifications (before and after the re-exec)"
+
+kill -0 "$UPDATERD_PID" || fail "updaterd is gone"
+new_ino=$(stat -L -c %i "/proc/$UPDATERD_PID/exe")
+[[ $new_ino == "$(stat -c %i "$TEST_TMP/bin/updaterd")" && $new_ino != "$old_ino" ]] ||
+	fail "the process does not run the new file (exe inode $new_ino, file $(stat -c %i "$TEST_TMP/bin/updaterd"), old $old_ino)"
+grep -q 're-executing' "$TEST_LOG" || fail "no log line about re-executing"
+assert_eq "$(status_get 's["requests"]["rejected"]')" 1 "rejected counter after the re-exec"
+assert_eq "$(status_get 's["targets"][0]["version"]')" 2.0 "installed version"
+[[ $(request x) =~ ^(queued|running|deferred\ [0-9]+)$ ]] || fail "a check request after the re-exec"
+
+# The new image still owns the socket file: it removes it when it stops.
+kill -TERM "$UPDATERD_PID"
+daemon_exits_within 3 || fail "updaterd did not stop"
+assert_eq "$DAEMON_STATUS" 0 "exit status"
+[[ ! -e $SOCK ]] || fail "the socket file was left behind by the re-executed daemon"
+pass
