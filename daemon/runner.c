@@ -183,10 +183,36 @@ static void child_cloexec_from(unsigned int first)
 		(void)fcntl((int)fd, F_SETFD, FD_CLOEXEC);
 }
 
+/*
+ * The kernel's struct sigaction (asm-generic layout, as on x86-64 and arm64),
+ * to reach the signals glibc keeps for itself (32, 33): they may arrive
+ * ignored from whoever started the daemon, and SIG_IGN survives execve.
+ */
+struct kernel_sigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	uint64_t mask;
+};
+
+static void child_default_signal(int sig)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	if (sigaction(sig, &sa, NULL) < 0 && errno == EINVAL) {
+		struct kernel_sigaction ksa;
+
+		memset(&ksa, 0, sizeof(ksa));
+		ksa.handler = SIG_DFL;
+		(void)syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof(ksa.mask));
+	}
+}
+
 static _Noreturn void child_run(const struct runner_spec *spec, char *const *argv, int null_fd,
                                 int out_w, int err_w, int status_fd, pid_t parent)
 {
-	struct sigaction sa;
 	sigset_t none;
 
 	/*
@@ -194,13 +220,9 @@ static _Noreturn void child_run(const struct runner_spec *spec, char *const *arg
 	 * reach the script (SIG_IGN survives execve), and no handler of the
 	 * daemon's may run in the child once signals are unblocked.
 	 */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (int sig = 1; sig < _NSIG; sig++) {
-		if (sig == SIGKILL || sig == SIGSTOP)
-			continue;
-		(void)sigaction(sig, &sa, NULL); /* fails for glibc's internal signals: fine */
-	}
+	for (int sig = 1; sig < _NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			child_default_signal(sig);
 	if (sigemptyset(&none) < 0 || sigprocmask(SIG_SETMASK, &none, NULL) < 0)
 		child_fail(status_fd, STEP_SIGNALS, errno);
 

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -406,9 +407,22 @@ START_TEST(test_signal_mask_and_dispositions_are_reset)
 	struct buf out = { 0 };
 	sigset_t block;
 
-	/* The daemon blocks signals for signalfd and may ignore some. */
+	/* The daemon blocks signals for signalfd and may ignore some... */
 	(void)signal(SIGINT, SIG_IGN);
 	(void)signal(SIGPIPE, SIG_IGN);
+	(void)signal(SIGRTMIN, SIG_IGN);
+	/* ... even those glibc keeps for itself, when its parent ignored them. */
+	{
+		struct {
+			void (*handler)(int);
+			unsigned long flags;
+			void (*restorer)(void);
+			uint64_t mask;
+		} ksa = { .handler = SIG_IGN };
+
+		ck_assert_int_eq(syscall(SYS_rt_sigaction, 32, &ksa, NULL, sizeof(ksa.mask)), 0);
+		ck_assert_int_eq(syscall(SYS_rt_sigaction, 33, &ksa, NULL, sizeof(ksa.mask)), 0);
+	}
 	(void)sigemptyset(&block);
 	(void)sigaddset(&block, SIGTERM);
 	(void)sigaddset(&block, SIGHUP);

@@ -42,6 +42,15 @@ is_idle() {
 	status | grep -q '"state": *"idle"'
 }
 
+# Polled by wait_until, so the counts are taken anew each time.
+more_log_lines() {
+	test "$(log_count "$1")" -gt "$2"
+}
+
+more_runs() {
+	test "$(runs)" -gt "$1"
+}
+
 # check_refused REASON_REGEX: a check request ends in a failed round, with the
 # reason in the log and in the target's last_error, and the script not run.
 check_refused() {
@@ -49,7 +58,7 @@ check_refused() {
 	before=$(log_count "$reason")
 	runs_before=$(runs)
 	dgram "$TEST_TMP/control.sock" x >/dev/null || fail "cannot request a check"
-	wait_until 20 test "$(log_count "$reason")" -gt "$before" ||
+	wait_until 20 more_log_lines "$reason" "$before" ||
 		fail "no log line saying '$reason'"
 	wait_until 20 is_idle || fail "the round did not end"
 	local st
@@ -65,7 +74,7 @@ check_runs() {
 	local runs_before
 	runs_before=$(runs)
 	dgram "$TEST_TMP/control.sock" x >/dev/null || fail "cannot request a check"
-	wait_until 20 test "$(runs)" -gt "$runs_before" || fail "the script did not run"
+	wait_until 20 more_runs "$runs_before" || fail "the script did not run"
 	wait_until 20 is_idle || fail "the round did not end"
 	status | grep -q '"last_result": *"failed' && fail "the round failed: $(status)"
 	return 0
