@@ -70,6 +70,7 @@ TESTS += tests/check_libupdater \
 	tests/integration/client-abi.sh \
 	tests/integration/client-daemon.sh \
 	tests/integration/zero-downtime.sh
+# dgram.py (the tests' datagram client, shared) is listed here because these tests need it.
 EXTRA_DIST += tests/integration/client-reexec.sh \
 	tests/integration/client-failed-exec.sh \
 	tests/integration/client-watch.sh \
@@ -79,6 +80,7 @@ EXTRA_DIST += tests/integration/client-reexec.sh \
 	tests/integration/client-daemon.sh \
 	tests/integration/client-common.bash \
 	tests/integration/client-fakedaemon.py \
+	tests/integration/dgram.py \
 	tests/integration/zero-downtime.sh \
 	bench/zero-downtime.sh \
 	bench/watcher.c
