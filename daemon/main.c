@@ -66,7 +66,7 @@ struct daemon {
 	struct control_socket cs;
 	int sigfd;
 	int timerfd;
-	int64_t timer_armed; /* the deadline the timerfd is set to, INT64_MAX: disarmed */
+	int64_t timer_armed; /* the deadline the timerfd is set to; INT64_MAX disarmed, 0 expired */
 
 	struct schedule sched;
 	struct update_round *round;
@@ -639,11 +639,11 @@ static void arm_timer(struct daemon *d, int64_t deadline)
 {
 	struct itimerspec its = { 0 };
 
+	if (deadline < 1)
+		deadline = 1; /* due already; zero would disarm it */
 	if (deadline == d->timer_armed)
 		return;
 	if (deadline != INT64_MAX) {
-		if (deadline < 1)
-			deadline = 1; /* zero would disarm it */
 		its.it_value.tv_sec = deadline / 1000;
 		its.it_value.tv_nsec = (deadline % 1000) * 1000000;
 	}
@@ -942,7 +942,7 @@ static int run_loop(struct daemon *d)
 			uint64_t ticks;
 
 			(void)read(d->timerfd, &ticks, sizeof(ticks));
-			d->timer_armed = INT64_MIN; /* expired: arm again next time round */
+			d->timer_armed = 0; /* expired: arm it again (0 is never a deadline) */
 		}
 		if (FD_ISSET(d->cs.fd, &rfds))
 			handle_control(d, now);
