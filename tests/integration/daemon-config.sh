@@ -84,4 +84,21 @@ assert_eq "$(checks_run)" "$((before + 1))" "--once ran the check once"
 echo "exit 3" >"$TEST_TMP/check.body"
 "$UPDATERD" -c "$CONFIG" --once >"$out" 2>&1
 assert_eq "$?" 1 "--once with a failing check: $(cat "$out")"
+rm -f "$TEST_TMP/check.body"
+
+# Not root: script_user does not apply, scripts owned by the daemon's user
+# are accepted and run as that user.
+U=$TEST_TMP/user
+mkdir -m 0755 "$U"
+cp -r "$TEST_TMP/scripts" "$TEST_TMP/bin" "$U/"
+sed -e "s|$TEST_TMP/|$U/|g" -e "s|^socket: .*|socket: $U/control.sock|" "$TEST_TMP/good.yaml" >"$U/updater.yaml"
+: >"$U/checks.log"
+sed -i "s|'$CHECKS'|'$U/checks.log'|" "$U/scripts/check"
+chown -R nobody "$U"
+as_nobody "$UPDATERD" -c "$U/updater.yaml" --check-config >"$out" 2>&1
+assert_eq "$?" 0 "--check-config as nobody with scripts owned by nobody: $(cat "$out")"
+as_nobody "$UPDATERD" -c "$U/updater.yaml" --once >"$out" 2>&1
+assert_eq "$?" 0 "--once as nobody: $(cat "$out")"
+read -r uid _ <"$U/checks.log"
+assert_eq "$uid" 65534 "the check script's uid under a non-root daemon"
 pass
