@@ -11,6 +11,24 @@ LOAD="$SRCDIR/tests/integration/run-load.py"
 
 [[ -x $RUN ]] || { echo "updater-run not built at '$RUN'" >&2; exit 99; }
 
+_run_pids=()
+
+# At exit, even after a failure: ask every updater-run to stop its tree
+# before lib.sh's SIGKILL (which would orphan the tree), then kill whatever
+# still mentions the test's directory.
+_run_cleanup() {
+	local pid
+	for pid in "${_run_pids[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "${_run_pids[@]}"; do
+		wait_until 5 proc_gone "$pid"
+	done
+	[[ -n ${TEST_TMP:-} ]] && pkill -KILL -f -- "$TEST_TMP" 2>/dev/null
+	_cleanup
+}
+trap _run_cleanup EXIT
+
 # start_run LOG ARGS...: updater-run ARGS in the background, its stderr (and
 # PROGRAM's) appended to LOG. Sets RUN_PID.
 start_run() {
@@ -19,6 +37,7 @@ start_run() {
 	"$RUN" "$@" >>"$log" 2>&1 &
 	RUN_PID=$!
 	track_pid "$RUN_PID"
+	_run_pids+=("$RUN_PID")
 }
 
 proc_gone() {
@@ -28,7 +47,10 @@ proc_gone() {
 # wait_exit PID SECONDS: wait for a background job of this shell to end;
 # sets RC to its exit status. Fails the test when it does not end in time.
 wait_exit() {
-	wait_until "$2" proc_gone "$1" || fail "pid $1 still runs after $2 s"
+	if ! wait_until "$2" proc_gone "$1"; then
+		ps -o pid,ppid,stat,etime,args -p "$1" --ppid "$1" >&2
+		fail "pid $1 still runs after $2 s"
+	fi
 	wait "$1"
 	RC=$?
 }

@@ -39,7 +39,7 @@ assert_no_leftovers
 # 2. A program that never says READY=1; a READY=1 from outside the tree (a
 # process that is not a descendant of updater-run) does not count.
 rm -f "$T/info"
-start_run "$T/log2" -v --notify --ready-timeout 3 -- $PY "$SERVER" --info "$T/info" "$T"
+start_run "$T/log2" -v --notify --ready-timeout 10 -- $PY "$SERVER" --info "$T/info" "$T"
 wait_until 10 test -s "$T/info" || fail "the program did not start"
 addr=$(sed -n 's/^NOTIFY_SOCKET=//p' "$T/info")
 $PY -c '
@@ -50,7 +50,7 @@ wait_exit "$RUN_PID" 20
 assert_eq "$RC" 1 "exit status when PROGRAM was never ready"
 log_has "$T/log2" "ignoring a notification from pid [0-9]+, not under updater-run" ||
 	fail "the outsider's READY=1 was not refused: $(cat "$T/log2")"
-log_has "$T/log2" "did not send READY=1 within 3 s" || fail "no readiness timeout logged"
+log_has "$T/log2" "did not send READY=1 within 10 s" || fail "no readiness timeout logged"
 ! log_has "$T/log2" "started \\(pid [0-9]+\\), ready" || fail "an outsider made the program ready"
 assert_no_leftovers
 
@@ -58,7 +58,7 @@ assert_no_leftovers
 # again after the backoff.
 rm -f "$T/marker"
 start_run "$T/log3" -v --notify --ready-timeout 1 --restart on-failure -- \
-	$PY "$SERVER" --marker "$T/marker" "$T"
+	sh -c "echo \$\$ >>'$T/marker'; while :; do sleep 0.1; done"
 wait_until 20 markers_at_least 2 ||
 	fail "no second start after a readiness timeout"
 log_has "$T/log3" "starting '.*' again in 1 s" || fail "no backoff logged: $(cat "$T/log3")"
@@ -95,6 +95,6 @@ wait_until 10 test -s "$T/info" || fail "the program did not start"
 grep -qx "NOTIFY_SOCKET=$T/manager.sock" "$T/info" || fail "NOTIFY_SOCKET not passed through: $(cat "$T/info")"
 kill -TERM "$RUN_PID"
 wait_exit "$RUN_PID" 20
-kill %1 2>/dev/null
+{ kill %1 && wait %1; } 2>/dev/null
 assert_no_leftovers
 pass

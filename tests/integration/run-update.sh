@@ -87,6 +87,6 @@ kill -TERM "$RUN_PID"
 wait_exit "$RUN_PID" 20
 assert_eq "$RC" 143 "exit status (sh killed by SIGTERM)"
 wait_until 10 grep -qx unsubscribe "$T/daemon-got" || fail "no unsubscribe at exit"
-kill %1 2>/dev/null
+{ kill %1 && wait %1; } 2>/dev/null
 assert_no_leftovers
 pass
