@@ -254,6 +254,7 @@ static int cmd_check(int fd, bool wait, double wait_sec, const sigset_t *waitmas
 	char *buf = malloc(DGRAM_MAX);
 	int64_t deadline;
 	int checks_to_see, ret = EXIT_FAILED;
+	const char *summary;
 
 	if (!buf) {
 		warnx_("%s", strerror(ENOMEM));
@@ -304,7 +305,9 @@ static int cmd_check(int fd, bool wait, double wait_sec, const sigset_t *waitmas
 		}
 		if (!has_prefix(buf, "checked ") || --checks_to_see > 0)
 			continue;
-		print_safe(stdout, buf + strlen("checked "));
+		/* "checked ok|failed SUMMARY": the word is for the exit code, the summary for people. */
+		summary = strchr(buf + strlen("checked "), ' ');
+		print_safe(stdout, summary ? summary + 1 : buf + strlen("checked "));
 		ret = has_prefix(buf, "checked ok") ? 0 : EXIT_FAILED;
 		if (flush_stdout() < 0)
 			ret = EXIT_FAILED;

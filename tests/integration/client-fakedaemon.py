@@ -6,10 +6,10 @@ tests: it answers like the daemon and lets a test choose how a check ends.
 
 MODE:
   normal   check -> "queued"; 0.3 s later subscribers get
-           "updated hello 2.0" and "checked ok 1 target, 1 updated"
+           "updated hello 2.0" and "checked ok updated hello to 2.0"
   running  check -> "running"; subscribers get "checked ok earlier round",
-           then "checked failed hello: download failed"
-  failing  check -> "deferred 1"; subscribers get "checked failed hello: bad signature"
+           then "checked failed failed: hello: download failed"
+  failing  check -> "deferred 1"; subscribers get "checked failed failed: hello: bad signature"
   never    check -> "queued"; the check never ends
   silent   no reply to anything
 Every request is logged to LOG as "uid=UID len=N TEXT" (the sender's uid
@@ -81,14 +81,14 @@ def main(argv):
             if mode == "normal":
                 reply = "queued"
                 timers.append((now + 0.3, "updated hello 2.0"))
-                timers.append((now + 0.35, "checked ok 1 target, 1 updated"))
+                timers.append((now + 0.35, "checked ok updated hello to 2.0"))
             elif mode == "running":
                 reply = "running"
                 timers.append((now + 0.2, "checked ok earlier round"))
-                timers.append((now + 0.5, "checked failed hello: download failed"))
+                timers.append((now + 0.5, "checked failed failed: hello: download failed"))
             elif mode == "failing":
                 reply = "deferred 1"
-                timers.append((now + 1.0, "checked failed hello: bad signature"))
+                timers.append((now + 1.0, "checked failed failed: hello: bad signature"))
             else:
                 reply = "queued"
         elif text == "status":

@@ -87,7 +87,7 @@ expect_rc 0 "check (UPDATER_SOCKET)"
 : >"$TEST_TMP/fake.log"
 ctl --socket "$sock" check --wait 10
 expect_rc 0 check --wait
-assert_eq "$OUT" $'queued\nupdated hello 2.0\nok 1 target, 1 updated' "check --wait output"
+assert_eq "$OUT" $'queued\nupdated hello 2.0\nupdated hello to 2.0' "check --wait output"
 # Subscribed before asking, unsubscribed at the end.
 wait_until 5 grep -q unsubscribe "$TEST_TMP/fake.log" || fail "check --wait did not unsubscribe"
 assert_eq "$(sed 's/^uid=[0-9]* len=[0-9]* //' "$TEST_TMP/fake.log" | tr '\n' ' ')" \
@@ -97,12 +97,12 @@ assert_eq "$(sed 's/^uid=[0-9]* len=[0-9]* //' "$TEST_TMP/fake.log" | tr '\n' ' 
 fake running
 ctl --socket "$sock" check --wait 10
 expect_rc 1 check --wait while running
-assert_eq "$OUT" $'running\nfailed hello: download failed' "check --wait waits for the second round"
+assert_eq "$OUT" $'running\nfailed: hello: download failed' "check --wait waits for the second round"
 
 fake failing
 ctl --socket "$sock" check --wait
 expect_rc 1 check --wait on a failing check
-assert_eq "$OUT" $'deferred 1\nfailed hello: bad signature' "check --wait on a failing check"
+assert_eq "$OUT" $'deferred 1\nfailed: hello: bad signature' "check --wait on a failing check"
 
 fake never
 ctl --socket "$sock" check --wait 1
@@ -141,7 +141,7 @@ kill -TERM "$watch_pid"
 rc=0
 wait "$watch_pid" || rc=$?
 assert_eq "$rc" 0 "watch exits 0 on SIGTERM"
-assert_eq "$(cat "$TEST_TMP/watch.out")" $'updated hello 2.0\nchecked ok 1 target, 1 updated' "watch output"
+assert_eq "$(cat "$TEST_TMP/watch.out")" $'updated hello 2.0\nchecked ok updated hello to 2.0' "watch output"
 wait_until 5 grep -q unsubscribe "$TEST_TMP/fake.log" || fail "watch did not unsubscribe"
 
 # --- rollback ---
