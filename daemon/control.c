@@ -11,6 +11,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "control.h"
 
 /* recvmmsg()/sendmmsg() batch: a flood costs one system call per batch, not per datagram. */
@@ -28,45 +30,19 @@ static int set_passcred(int fd)
 /* True for an AF_UNIX datagram socket. */
 static bool is_unix_dgram(int fd)
 {
-	struct sockaddr_un sa;
-	socklen_t len = sizeof(sa);
-	int type;
-	socklen_t tlen = sizeof(type);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 || type != SOCK_DGRAM)
-		return false;
-	return getsockname(fd, (struct sockaddr *)&sa, &len) == 0 && len >= sizeof(sa_family_t) &&
-	       sa.sun_family == AF_UNIX;
+	return sd_is_socket(fd, AF_UNIX, SOCK_DGRAM, -1) > 0;
 }
 
 /*
- * Socket activation as sd_listen_fds(3) defines it: LISTEN_PID is us,
- * LISTEN_FDS descriptors start at 3. The variables are removed so scripts
- * and a re-executed image never see stale ones.
+ * Socket activation (sd_listen_fds(3)): LISTEN_PID must be us. The variables
+ * are removed so scripts and a re-executed image never see stale ones.
  */
 static int listen_fds(void)
 {
-	const char *pid_s = getenv("LISTEN_PID"), *fds_s = getenv("LISTEN_FDS");
-	long pid, n;
-	char *end;
-	int r = 0;
+	int n = sd_listen_fds(1);
 
-	if (!pid_s || !fds_s)
-		goto out;
-	errno = 0;
-	pid = strtol(pid_s, &end, 10);
-	if (errno || *end || pid != (long)getpid())
-		goto out;
-	errno = 0;
-	n = strtol(fds_s, &end, 10);
-	if (errno || *end || n <= 0 || n > 1024)
-		goto out;
-	r = (int)n;
-out:
-	(void)unsetenv("LISTEN_PID");
-	(void)unsetenv("LISTEN_FDS");
 	(void)unsetenv("LISTEN_FDNAMES");
-	return r;
+	return n > 1024 ? 0 : n;
 }
 
 static int take_activated(struct control_socket *ret, char *err, size_t err_size)

@@ -12,42 +12,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "notify.h"
 
-/*
- * The sd_notify(3) protocol is a datagram of "KEY=VALUE" lines to the
- * AF_UNIX socket named by $NOTIFY_SOCKET (a path, or an abstract name
- * written with a leading '@'); systemd documents it as a stable interface
- * meant to be reimplemented. Doing so keeps libsystemd and the libraries it
- * pulls in (gcrypt, lz4, zstd, lzma, cap) out of a daemon that stays
- * resident, which is most of its memory.
- */
-static int notify_fd = -1;
-
+/* The service manager's side of things goes through libsystemd's sd-daemon API. */
 static int notify_send(const char *msg)
 {
-	const char *e = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t len;
-	socklen_t salen;
-
-	if (!e || !*e)
-		return 0;
-	len = strlen(e);
-	if ((e[0] != '/' && e[0] != '@') || len >= sizeof(sa.sun_path) || len < 2)
-		return -EINVAL;
-	memcpy(sa.sun_path, e, len);
-	if (sa.sun_path[0] == '@')
-		sa.sun_path[0] = '\0';
-	salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (e[0] == '/' ? 1 : 0));
-	if (notify_fd < 0) {
-		notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		if (notify_fd < 0)
-			return -errno;
-	}
-	if (sendto(notify_fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa, salen) < 0)
-		return -errno;
-	return 1;
+	return sd_notify(0, msg);
 }
 
 void notify_ready(void)
@@ -99,24 +71,10 @@ void notify_watchdog(void)
 
 int64_t notify_watchdog_interval_ms(void)
 {
-	const char *usec_s = getenv("WATCHDOG_USEC"), *pid_s = getenv("WATCHDOG_PID");
-	unsigned long long usec;
-	char *end;
+	uint64_t usec = 0;
 
-	if (!usec_s || !*usec_s)
-		return 0;
-	/* WATCHDOG_PID, when set, says whom the watchdog is for. */
-	if (pid_s && *pid_s) {
-		long pid;
-
-		errno = 0;
-		pid = strtol(pid_s, &end, 10);
-		if (errno || *end || pid != (long)getpid())
-			return 0;
-	}
-	errno = 0;
-	usec = strtoull(usec_s, &end, 10);
-	if (errno || *end || usec == 0)
+	/* Also checks WATCHDOG_PID: a watchdog meant for another process is not ours. */
+	if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
 		return 0;
 	/* Ping at half the period, but never in a busy loop. */
 	if (usec < 2000)

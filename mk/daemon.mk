@@ -7,10 +7,8 @@ libupdaterd_la_SOURCES = \
 	daemon/control.c daemon/control.h \
 	daemon/schedule.c daemon/schedule.h \
 	daemon/notify.c daemon/notify.h
-# No libsystemd: notify.c and control.c speak the sd_notify and LISTEN_FDS
-# protocols themselves, which keeps ~1 MiB of libraries out of the daemon.
-libupdaterd_la_CFLAGS = $(AM_CFLAGS) $(YAML_CFLAGS) $(SODIUM_CFLAGS)
-libupdaterd_la_LIBADD = $(YAML_LIBS) $(SODIUM_LIBS)
+libupdaterd_la_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(YAML_CFLAGS) $(SODIUM_CFLAGS)
+libupdaterd_la_LIBADD = $(SYSTEMD_LIBS) $(YAML_LIBS) $(SODIUM_LIBS)
 
 # Unit tests link the convenience library and Check.
 UNIT_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SODIUM_CFLAGS)
