@@ -22,7 +22,14 @@ export PKG_CONFIG_PATH=$BUILDDIR/client
 version=$(sed -n 's/^PACKAGE_VERSION = //p' "$BUILDDIR/Makefile")
 assert_eq "$(pkg-config --modversion updater)" "$version" "pkg-config --modversion"
 [[ $(pkg-config --libs updater) == *-lupdater* ]] || fail "pkg-config --libs: $(pkg-config --libs updater)"
-[[ $(pkg-config --cflags updater) == -I* ]] || fail "pkg-config --cflags: $(pkg-config --cflags updater)"
+includedir=$(pkg-config --variable=includedir updater)
+[[ $includedir == /* ]] || fail "pkg-config --variable=includedir: '$includedir'"
+# pkg-config leaves out -I for the compiler's own include directory.
+if [[ $includedir == /usr/include ]]; then
+	assert_eq "$(pkg-config --cflags updater)" "" "pkg-config --cflags with includedir /usr/include"
+else
+	assert_eq "$(pkg-config --cflags updater)" "-I$includedir" "pkg-config --cflags"
+fi
 
 # The header alone, strictly, as C and as C++.
 printf '#include <updater.h>\nint main(void) { return updater_self_changed() == 1; }\n' >"$TEST_TMP/c.c"
