@@ -4,7 +4,6 @@
 # child subreaper or PID 1 of a new PID namespace.
 . "$SRCDIR/tests/integration/lib.sh"
 . "$SRCDIR/tests/integration/run-lib.sh"
-require_cmd pkill
 new_tmpdir
 T=$TEST_TMP
 
@@ -28,6 +27,13 @@ children() {
 zombies() {
 	procs | grep -c " Z $reaper\$"
 }
+# SIGTERM to each live child of the reaper but this shell (one may not have
+# become "sleep" yet, so not by name).
+kill_children() {
+	for p in $(procs | awk -v r="$reaper" -v me=$$ '$3 == r && $1 != me && $2 != "Z" { print $1 }'); do
+		kill -TERM "$p" 2>/dev/null
+	done
+}
 # One process forks the 200 and exits: cheaper than 200 subshells, which
 # matters on a loaded machine.
 /usr/bin/python3 -c '
@@ -45,10 +51,11 @@ done
 echo "adopted $(children)" >"$out"
 # End them all at once, then wait (at most 30 s) until none is left: a
 # zombie never goes.
-pkill -TERM -P "$reaper" -x sleep
+kill_children
 tries=0
 while [ "$(children)" -gt 0 ] && [ $tries -lt 300 ]; do
 	sleep 0.1
+	kill_children
 	tries=$((tries + 1))
 done
 echo "reaper $reaper" >>"$out"
