@@ -5,3 +5,4 @@ libupdaterd_la_SOURCES += daemon/update.c daemon/update.h
 # The default scripts go to the scripts directory, the release tool to bindir.
 dist_scripts_SCRIPTS += scripts/check scripts/download
 dist_bin_SCRIPTS += scripts/updater-publish
+dist_man_MANS += man/updater-publish.1
