@@ -6,3 +6,7 @@ libupdaterd_la_SOURCES += daemon/update.c daemon/update.h
 dist_scripts_SCRIPTS += scripts/check scripts/download
 dist_bin_SCRIPTS += scripts/updater-publish
 dist_man_MANS += man/updater-publish.1
+
+# The release tool and the default check script, without the daemon.
+TESTS += tests/integration/pipeline-publish.sh
+EXTRA_DIST += tests/integration/pipeline-publish.sh
