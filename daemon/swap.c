@@ -249,8 +249,15 @@ static int link_replace(int dirfd, const char *from, const char *name, const cha
 			break;
 		}
 	}
-	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0) {
-		r = -errno;
+	if (r == 0) {
+		if (renameat(dirfd, tmp, dirfd, name) < 0)
+			r = -errno;
+		/*
+		 * A rename that moved TMP leaves nothing to delete, but rename()
+		 * does nothing when both names are links of the same file (NAME
+		 * already is FROM, e.g. after a crash between this and the
+		 * caller's rename): then our TMP link is still there.
+		 */
 		(void)unlinkat(dirfd, tmp, 0);
 	}
 	free(tmp);
