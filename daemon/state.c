@@ -20,8 +20,9 @@ static int mkdir_if_missing(const char *path, mode_t mode)
 {
 	struct stat st;
 
+	/* chmod: the umask must not make cache/ unreachable for script_user. */
 	if (mkdir(path, mode) == 0)
-		return 0;
+		return chmod(path, mode) < 0 ? -errno : 0;
 	if (errno != EEXIST)
 		return -errno;
 	if (lstat(path, &st) < 0)
@@ -323,7 +324,8 @@ int state_save_target(const char *state_dir, const char *name, const struct targ
 		free(buf);
 		return -ENOMEM;
 	}
-	if (len >= STATE_FILE_MAX) {
+	/* read_small_file() needs a byte for the NUL and one to see the end. */
+	if (len >= STATE_FILE_MAX - 1) {
 		free(buf);
 		return -EFBIG;
 	}

@@ -100,17 +100,18 @@ int swap_stage_open(const char *target_path, uint64_t expected_size, uint64_t ma
 	bool exists;
 	int r;
 
+	/* First, so every struct holding a descriptor has it: abort takes one without as zeroed. */
+	st.target_path = strdup(target_path);
+	if (!st.target_path)
+		return -ENOMEM;
 	st.dirfd = open_dir_of(target_path, &base);
-	if (st.dirfd < 0)
-		return st.dirfd;
+	if (st.dirfd < 0) {
+		r = st.dirfd;
+		goto fail;
+	}
 	r = check_not_symlink(st.dirfd, base, &cur, &exists);
 	if (r < 0)
 		goto fail;
-	st.target_path = strdup(target_path);
-	if (!st.target_path) {
-		r = -ENOMEM;
-		goto fail;
-	}
 	/* O_EXCL|O_NOFOLLOW: a name someone planted (file or symlink) is never opened. */
 	for (int attempt = 0; attempt < 100 && st.fd < 0; attempt++) {
 		free(st.name);
@@ -121,9 +122,13 @@ int swap_stage_open(const char *target_path, uint64_t expected_size, uint64_t ma
 		}
 		st.fd = openat(st.dirfd, st.name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		               0600);
-		if (st.fd < 0 && errno != EEXIST) {
+		if (st.fd < 0) {
 			r = -errno;
-			goto fail;
+			/* Not ours: swap_stage_abort() must never unlink a name someone else holds. */
+			free(st.name);
+			st.name = NULL;
+			if (r != -EEXIST)
+				goto fail;
 		}
 	}
 	if (st.fd < 0) {
@@ -174,13 +179,14 @@ int swap_stage_finish(struct staging *st, const uint8_t sha256[32], char *err, s
 	uid_t uid = geteuid();
 	gid_t gid = getegid();
 	mode_t mode = 0755;
-	const char *base = strrchr(st->target_path, '/') + 1;
+	const char *base;
 	struct stat cur;
 	bool exists;
 	int r;
 
 	if (st->fd < 0)
 		return -EBADF;
+	base = strrchr(st->target_path, '/') + 1;
 	if (st->written != st->expected_size) {
 		set_err(err, err_size, "download is %" PRIu64 " bytes, the manifest says %" PRIu64,
 		        st->written, st->expected_size);
@@ -267,14 +273,16 @@ static int link_replace(int dirfd, const char *from, const char *name, const cha
 int swap_commit(struct staging *st, struct swap_result *ret)
 {
 	struct swap_result res = { 0 };
-	const char *base = strrchr(st->target_path, '/') + 1;
+	const char *base;
 	char *prev = NULL;
 	struct stat cur;
 	bool exists;
 	int r;
 
-	if (!st->finished || st->committed)
+	/* No target_path: aborted (or zeroed), whatever FINISHED says. */
+	if (!st->target_path || !st->finished || st->committed)
 		return -EINVAL;
+	base = strrchr(st->target_path, '/') + 1;
 	r = check_not_symlink(st->dirfd, base, &cur, &exists);
 	if (r < 0)
 		return r;
@@ -303,7 +311,8 @@ int swap_commit(struct staging *st, struct swap_result *ret)
 
 void swap_stage_abort(struct staging *st)
 {
-	if (!st)
+	/* Zeroed (fd and dirfd 0, never opened) or already aborted: nothing is ours. */
+	if (!st || !st->target_path)
 		return;
 	if (st->fd >= 0)
 		(void)close(st->fd);
