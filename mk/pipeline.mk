@@ -10,3 +10,8 @@ dist_man_MANS += man/updater-publish.1
 # The release tool and the default check script, without the daemon.
 TESTS += tests/integration/pipeline-publish.sh
 EXTRA_DIST += tests/integration/pipeline-publish.sh
+
+# Crash consistency (kill -9 during 100 updates) and a full disk, with the
+# real daemon.
+TESTS += tests/integration/pipeline-crash.sh tests/integration/pipeline-disk.sh
+EXTRA_DIST += tests/integration/pipeline-crash.sh tests/integration/pipeline-disk.sh
