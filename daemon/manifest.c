@@ -38,6 +38,18 @@ static int decode_exact(const char *text, size_t len, uint8_t *out, size_t want)
 {
 	size_t got = 0;
 
+	/*
+	 * sodium_base642bin() compares characters in a way that takes some bytes
+	 * with the high bit set for base64 digits ('/' ^ 0x80 reads as '/'); minisign
+	 * refuses them, and so do we.
+	 */
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '+' || c == '/' || c == '='))
+			return -EINVAL;
+	}
 	if (sodium_base642bin(out, want, text, len, NULL, &got, NULL,
 	                      sodium_base64_VARIANT_ORIGINAL) != 0)
 		return -EINVAL;
@@ -164,6 +176,20 @@ int manifest_verify(const char *text, size_t len, const struct minisign_pubkey *
 		set_err(err, err_size, "unexpected text after the signature");
 		return -EBADMSG;
 	}
+	/*
+	 * minisign requires the blank after "untrusted comment:", reads the line
+	 * into 1024 bytes (1022 characters, the newline and a NUL) and loses its
+	 * end at a NUL byte: refuse what it refuses.
+	 */
+	if (lines[0].len < strlen(UNTRUSTED_PREFIX) ||
+	    memcmp(lines[0].start, UNTRUSTED_PREFIX, strlen(UNTRUSTED_PREFIX)) != 0) {
+		set_err(err, err_size, "signature does not start with an 'untrusted comment: ' line");
+		return -EBADMSG;
+	}
+	if (lines[0].len > COMMENT_MAX - 2 || memchr(lines[0].start, '\0', lines[0].len)) {
+		set_err(err, err_size, "untrusted comment is longer than 1022 bytes or holds a NUL byte");
+		return -EBADMSG;
+	}
 	if (decode_exact(lines[1].start, lines[1].len, sig, sizeof(sig)) < 0) {
 		set_err(err, err_size, "signature line is not a minisign signature");
 		return -EBADMSG;
@@ -250,20 +276,30 @@ static int parse_u64(const char *s, uint64_t *ret)
 	return 0;
 }
 
-/* "YYYY-MM-DDTHH:MM:SSZ" -> Unix seconds. */
+/* "YYYY-MM-DDTHH:MM:SSZ" -> Unix seconds; the date and the time must exist. */
 static int parse_rfc3339_utc(const char *s, int64_t *ret)
 {
-	struct tm tm = { 0 };
+	static const char form[] = "dddd-dd-ddTdd:dd:ddZ";
+	struct tm tm = { 0 }, norm;
 	char *end;
 	time_t t;
 
-	if (strlen(s) != 20)
+	if (strlen(s) != strlen(form))
 		return -EINVAL;
+	/* strptime() would skip a blank before a number: insist on the digits. */
+	for (size_t i = 0; form[i]; i++)
+		if (form[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != form[i])
+			return -EINVAL;
 	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (!end || *end)
 		return -EINVAL;
-	t = timegm(&tm);
+	norm = tm;
+	t = timegm(&norm);
 	if (t == (time_t)-1)
+		return -EINVAL;
+	/* timegm() turns February 30 into March 2: a date it had to move does not exist. */
+	if (norm.tm_year != tm.tm_year || norm.tm_mon != tm.tm_mon || norm.tm_mday != tm.tm_mday ||
+	    norm.tm_hour != tm.tm_hour || norm.tm_min != tm.tm_min || norm.tm_sec != tm.tm_sec)
 		return -EINVAL;
 	*ret = (int64_t)t;
 	return 0;

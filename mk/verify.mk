@@ -13,3 +13,9 @@ tests_check_swap_LDADD = $(UNIT_LDADD) $(SODIUM_LIBS)
 tests_check_state_SOURCES = tests/check_state.c
 tests_check_state_CFLAGS = $(UNIT_CFLAGS)
 tests_check_state_LDADD = $(UNIT_LDADD) $(SODIUM_LIBS)
+
+check_PROGRAMS += tests/check_manifest
+TESTS += tests/check_manifest
+tests_check_manifest_SOURCES = tests/check_manifest.c
+tests_check_manifest_CFLAGS = $(UNIT_CFLAGS)
+tests_check_manifest_LDADD = $(UNIT_LDADD)
