@@ -40,12 +40,19 @@ write_config "$TEST_TMP/updater.yaml" \
 
 # What the daemon is started with must not reach the scripts.
 exec 7</dev/null 8>"$TEST_TMP/x"
-LD_PRELOAD='' BASH_ENV=/etc/passwd FOO=bar start_updaterd "$TEST_TMP/updater.yaml"
+# A real library to preload (harmless in the daemon), so the variable is live.
+preload=$(ldconfig -p | awk '$1 == "libm.so.6" { print $NF; exit }')
+[[ -f $preload ]] || fail "no libm.so.6 to preload"
+LD_PRELOAD=$preload BASH_ENV=/etc/passwd FOO=bar start_updaterd "$TEST_TMP/updater.yaml"
 exec 7<&- 8>&-
 [[ -r /proc/$UPDATERD_PID/fd/7 && -w /proc/$UPDATERD_PID/fd/8 ]] ||
 	fail "the daemon did not inherit the extra fds; the test proves nothing"
-grep -qz '^FOO=bar$' "/proc/$UPDATERD_PID/environ" ||
-	fail "the daemon did not inherit FOO; the test proves nothing"
+for var in "FOO=bar" "LD_PRELOAD=$preload" "BASH_ENV=/etc/passwd"; do
+	grep -qzx -- "$var" "/proc/$UPDATERD_PID/environ" ||
+		fail "the daemon did not inherit $var; the test proves nothing"
+done
+grep -q "$preload" "/proc/$UPDATERD_PID/maps" ||
+	fail "the daemon did not preload $preload; the test proves nothing"
 
 reply=$(dgram "$TEST_TMP/control.sock" x --reply) || fail "no reply to a check request"
 [[ $reply == queued || $reply == running ]] || fail "unexpected reply '$reply'"
