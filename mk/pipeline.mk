@@ -15,3 +15,6 @@ EXTRA_DIST += tests/integration/pipeline-publish.sh
 # real daemon.
 TESTS += tests/integration/pipeline-crash.sh tests/integration/pipeline-disk.sh
 EXTRA_DIST += tests/integration/pipeline-crash.sh tests/integration/pipeline-disk.sh
+
+# Time to apply a 100 MiB update, against curl + sha256sum + mv.
+EXTRA_DIST += bench/update.sh

@@ -1,0 +1,240 @@
+#!/bin/bash
+# bench/update.sh - how long updaterd takes to apply a 100 MiB update.
+#
+#   bench/update.sh [BUILDDIR] [N]   (default: $BUILDDIR, else ./build; N 5)
+#
+# Use a build without --enable-sanitizers; run as root. Needs curl, minisign
+# and strace. The update is real: the default scripts (scripts/check and
+# scripts/download, installed root-owned 0755 in a temporary scripts_dir),
+# a file:// repository, a manifest published by scripts/updater-publish and
+# signed with a minisign key made for the run, scripts run as nobody.
+#
+# Three ways to put a new 100 MiB release in place, interleaved, each run
+# once to warm up and then N times (the medians and minimums are printed):
+#   baseline    curl -s file://REPO/RELEASE >DIR/tmp && sha256sum DIR/tmp &&
+#               mv DIR/tmp DIR/hello, DIR being the target's directory
+#   baseline+fsync  the same with `sync DIR/tmp` (an fsync) before the mv:
+#               what the daemon must do anyway to survive a crash
+#   --once      wall time of `updaterd --once` from start to exit (start-up
+#               hashes the installed file, then check, download, verify,
+#               fsync, swap, state)
+#   request     a running daemon: from the check request to the "updated"
+#               notification
+# Goal: the updater at most 1.3 times the baseline. The files are warm: the
+# release was just written by updater-publish and the installed file was
+# just written or read, so the page cache holds both for every method.
+# Last, one `updaterd --once` under `strace -f -c -w` shows where the wall
+# time of the system calls goes (the daemon and its scripts together).
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+SRC=$(cd "$HERE/.." && pwd)
+BUILDDIR=${1:-${BUILDDIR:-$SRC/build}}
+N=${2:-5}
+UPDATERD=$BUILDDIR/updaterd
+PY=/usr/bin/python3
+SIZE=$((100 * 1024 * 1024))
+
+die() {
+	echo "bench/update.sh: $*" >&2
+	exit 1
+}
+[[ -x $UPDATERD ]] || die "no updaterd at '$UPDATERD' (pass the build directory)"
+[[ $(id -u) -eq 0 ]] || die "run as root"
+for c in curl minisign strace sha256sum; do
+	command -v "$c" >/dev/null || die "needs $c"
+done
+if ldd "$UPDATERD" 2>/dev/null | grep -q -E 'libasan|libubsan'; then
+	die "'$UPDATERD' is a sanitizer build: configure another build directory without --enable-sanitizers"
+fi
+
+TMP=$(mktemp -d /tmp/updater-bench.XXXXXX)
+chmod 0755 "$TMP"
+DAEMON=
+cleanup() {
+	if [[ -n $DAEMON ]]; then
+		kill -KILL "$DAEMON" 2>/dev/null
+		wait "$DAEMON" 2>/dev/null
+	fi
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+REPO=$TMP/repo
+BIN=$TMP/bin
+TARGET=$BIN/hello
+SOCK=$TMP/control.sock
+LOG=$TMP/updaterd.log
+mkdir -m 0755 "$TMP/scripts" "$BIN" "$REPO"
+install -m 0755 -o root -g root "$SRC/scripts/check" "$SRC/scripts/download" "$TMP/scripts/"
+minisign -G -W -p "$TMP/key.pub" -s "$TMP/key.sec" >/dev/null 2>&1 || die "minisign -G failed"
+cat >"$TMP/updater.yaml" <<YAML
+socket: $SOCK
+scripts_dir: $TMP/scripts
+state_dir: $TMP/state
+interval: 0
+min_interval: 0
+script_user: nobody
+max_download: 1GiB
+trusted_keys:
+  - $(sed -n 2p "$TMP/key.pub")
+targets:
+  - name: hello
+    path: $TARGET
+    source: file://$REPO
+YAML
+
+# Releases: one random file, stamped with the version at a few offsets.
+head -c "$SIZE" /dev/urandom >"$TMP/release"
+version=0
+last_release=
+# publish: the next version into the repository (signed), the previous
+# release file dropped; sets RELEASE to its path.
+publish() {
+	local off
+	version=$((version + 1))
+	for off in 0 $((SIZE / 2)) $((SIZE - 16)); do
+		printf '%016d' "$version" | dd of="$TMP/release" bs=1 seek="$off" conv=notrunc status=none
+	done
+	"$SRC/scripts/updater-publish" --repo "$REPO" --target hello --version "1.$version" \
+		--key "$TMP/key.sec" "$TMP/release" >/dev/null || die "updater-publish failed"
+	[[ -n $last_release ]] && rm -f "$last_release"
+	RELEASE=$REPO/hello-1.$version
+	last_release=$RELEASE
+}
+
+now_ns() {
+	echo "${EPOCHREALTIME/./}000"
+}
+
+installed() {
+	cmp -s "$TARGET" "$RELEASE" || die "$1: the target is not release 1.$version: $(tail -n 5 "$LOG")"
+}
+
+publish
+cp "$RELEASE" "$TARGET"
+chmod 0755 "$TARGET"
+
+# Each sets ELAPSED to the seconds it took.
+run_baseline() {
+	local t0 t1
+	t0=$(now_ns)
+	curl -s "file://$RELEASE" >"$BIN/tmp" && sha256sum "$BIN/tmp" >/dev/null && mv "$BIN/tmp" "$TARGET" ||
+		die "baseline failed"
+	t1=$(now_ns)
+	installed baseline
+	ELAPSED=$(echo "($t1 - $t0) / 1000000000" | bc -l)
+}
+
+run_baseline_fsync() {
+	local t0 t1
+	t0=$(now_ns)
+	curl -s "file://$RELEASE" >"$BIN/tmp" && sha256sum "$BIN/tmp" >/dev/null && sync "$BIN/tmp" &&
+		mv "$BIN/tmp" "$TARGET" || die "baseline+fsync failed"
+	t1=$(now_ns)
+	installed baseline+fsync
+	ELAPSED=$(echo "($t1 - $t0) / 1000000000" | bc -l)
+}
+
+run_once() {
+	local t0 t1
+	t0=$(now_ns)
+	"$UPDATERD" -c "$TMP/updater.yaml" --once >>"$LOG" 2>&1 || die "updaterd --once failed: $(tail -n 5 "$LOG")"
+	t1=$(now_ns)
+	installed --once
+	ELAPSED=$(echo "($t1 - $t0) / 1000000000" | bc -l)
+}
+
+# A running daemon (started and its start-up over before the clock runs).
+run_request() {
+	local s
+	"$UPDATERD" -c "$TMP/updater.yaml" >>"$LOG" 2>&1 &
+	DAEMON=$!
+	for _ in $(seq 500); do
+		$PY "$SRC/tests/integration/dgram.py" "$SOCK" status --reply --timeout 0.2 >/dev/null 2>&1 && break
+		sleep 0.02
+	done
+	s=$($PY - "$SOCK" "1.$version" <<'PYEOF'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("")
+s.settimeout(120)
+s.sendto(b"subscribe", sys.argv[1])
+assert s.recv(512) == b"ok"
+t0 = time.monotonic()
+s.sendto(b"check", sys.argv[1])
+want = ("updated hello " + sys.argv[2]).encode()
+while s.recv(4096) != want:
+    pass
+print("%.6f" % (time.monotonic() - t0))
+PYEOF
+	) || die "no 'updated' notification: $(tail -n 5 "$LOG")"
+	kill -TERM "$DAEMON"
+	wait "$DAEMON"
+	DAEMON=
+	installed request
+	ELAPSED=$s
+}
+
+declare -A times
+METHODS="baseline baseline_fsync once request"
+for m in $METHODS; do times[$m]=; done
+for ((i = 0; i <= N; i++)); do
+	for m in $METHODS; do
+		publish
+		sync # a clean page cache: no dirty pages from the publication in the timed runs
+		"run_$m"
+		((i == 0)) && continue # warm-up
+		times[$m]+="$ELAPSED "
+	done
+done
+
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+minimum() { tr ' ' '\n' | grep . | sort -g | head -n 1; }
+
+echo "updaterd: apply a $((SIZE / 1024 / 1024)) MiB update ($UPDATERD, $(nproc) CPUs, $(df --output=fstype "$BIN" | tail -n 1) at $BIN)"
+echo "signed manifest, default scripts, file:// repository, warm page cache, $N runs each after one warm-up"
+echo
+declare -A med
+for m in $METHODS; do
+	med[$m]=$(median <<<"${times[$m]}")
+	printf '  %-16s median %6.3f s   min %6.3f s   (%s)\n' "${m/_/+}" "${med[$m]}" \
+		"$(minimum <<<"${times[$m]}")" "$(echo ${times[$m]} | xargs printf '%.3f ')"
+done
+echo
+for m in once request; do
+	printf '  %-8s / baseline        %.2f   goal <= 1.30\n' "$m" "$(echo "${med[$m]} / ${med[baseline]}" | bc -l)"
+	printf '  %-8s / baseline+fsync  %.2f\n' "$m" "$(echo "${med[$m]} / ${med[baseline_fsync]}" | bc -l)"
+done
+
+echo
+echo "one 'updaterd --once' under strace (daemon and scripts; tracing slows it down):"
+publish
+sync
+strace -f -ttt -T -e trace=execve,openat,fsync,renameat,exit_group -o "$TMP/trace.out" \
+	"$UPDATERD" -c "$TMP/updater.yaml" --once >>"$LOG" 2>&1 || die "updaterd --once under strace failed"
+installed strace
+# The first time each step is seen, relative to the daemon's execve.
+awk -v target="$TARGET" -v scripts="$TMP/scripts" '
+	function at(name) { if (!(name in t)) { t[name] = $2; order[++n] = name } }
+	NR == 1 { t0 = $2 }
+	index($0, "openat(") && index($0, "\"" target "\"") && !("check" in t) { at("hashes the installed file") }
+	index($0, "execve(\"" scripts "/check\"") { at("check script starts") }
+	index($0, "execve(\"" scripts "/download\"") { at("download script starts") }
+	/fsync\(/ && ("download script starts" in t) && !("staging fsync" in t) {
+		at("staging fsync"); match($0, /<[0-9.]+>/); fs = substr($0, RSTART + 1, RLENGTH - 2)
+	}
+	/renameat\(.*\.updater-[A-Za-z0-9]+", [0-9A-Z_]+, "hello"/ { at("rename into place") }
+	{ last = $2 }
+	END {
+		for (i = 1; i <= n; i++) printf "  %+8.3f s  %s\n", t[order[i]] - t0, order[i]
+		printf "  %+8.3f s  exit\n", last - t0
+		if (fs != "") printf "  (the staging fsync itself took %.3f s)\n", fs
+	}' "$TMP/trace.out"
+echo
+echo "another run's system calls by wall time (strace -f -c -w; top 6):"
+publish
+sync
+strace -f -c -w -o "$TMP/strace.out" "$UPDATERD" -c "$TMP/updater.yaml" --once >>"$LOG" 2>&1 ||
+	die "updaterd --once under strace failed"
+installed strace
+sed -n '1,8p' "$TMP/strace.out" | sed 's/^/  /'
