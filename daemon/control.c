@@ -34,28 +34,20 @@ static bool is_unix_dgram(int fd)
 }
 
 /*
- * Socket activation (sd_listen_fds(3)): LISTEN_PID must be us. The variables
- * are removed so scripts and a re-executed image never see stale ones.
+ * The descriptors handed over (socket activation, or our previous image):
+ * the first AF_UNIX datagram socket is ours; the others are closed, so they
+ * never leak into scripts.
  */
-static int listen_fds(void)
+static int take_activated(const int *passed, size_t n_passed, struct control_socket *ret, char *err,
+                          size_t err_size)
 {
-	int n = sd_listen_fds(1);
+	int chosen = -1;
 
-	(void)unsetenv("LISTEN_FDNAMES");
-	return n > 1024 ? 0 : n;
-}
-
-static int take_activated(struct control_socket *ret, char *err, size_t err_size)
-{
-	int n = listen_fds(), chosen = -1;
-
-	if (n <= 0)
-		return -ENOENT;
-	for (int fd = CONTROL_LISTEN_FDS_START; fd < CONTROL_LISTEN_FDS_START + n; fd++) {
-		if (chosen < 0 && is_unix_dgram(fd))
-			chosen = fd;
+	for (size_t i = 0; i < n_passed; i++) {
+		if (chosen < 0 && is_unix_dgram(passed[i]))
+			chosen = passed[i];
 		else
-			(void)close(fd); /* not ours to use; do not leak it into scripts */
+			(void)close(passed[i]);
 	}
 	if (chosen < 0)
 		return -ENOENT;
@@ -186,9 +178,10 @@ fail:
 	return r;
 }
 
-int control_open(const char *path, struct control_socket *ret, char *err, size_t err_size)
+int control_open(const char *path, const int *passed, size_t n_passed, struct control_socket *ret,
+                 char *err, size_t err_size)
 {
-	int r = take_activated(ret, err, err_size);
+	int r = take_activated(passed, n_passed, ret, err, err_size);
 
 	if (r != -ENOENT)
 		return r;

@@ -28,7 +28,6 @@
 #include "schedule.h"
 
 #define CONTROL_REQUEST_MAX 256 /* bytes in one request */
-#define CONTROL_LISTEN_FDS_START 3 /* socket activation: the first passed descriptor */
 #define CONTROL_REPLY_INLINE 96 /* replies up to this size need no allocation */
 
 struct control_socket {
@@ -40,16 +39,17 @@ struct control_socket {
 };
 
 /*
- * Take the socket from socket activation (the first AF_UNIX datagram socket
- * among LISTEN_FDS when LISTEN_PID is ours; LISTEN_* are removed from the
- * environment, other passed descriptors closed) or, without
- * one, bind PATH: its parent directory is created (0755) when missing, a
- * stale socket there is replaced, and the socket file gets mode 0666. A path
- * where another process still answers is not taken (-EADDRINUSE); neither is
+ * Take the socket handed over (PASSED: the descriptors of socket activation,
+ * or of our previous image after a self-update; the first AF_UNIX datagram
+ * socket among them is taken, the others are closed) or, without one, bind
+ * PATH: its parent directory is created (0755) when missing, a stale socket
+ * there is replaced, and the socket file gets mode 0666. A path where
+ * another process still answers is not taken (-EADDRINUSE); neither is
  * anything that is not a socket (-EEXIST). Returns 0 or a negative errno
  * with a sentence in ERR.
  */
-int control_open(const char *path, struct control_socket *ret, char *err, size_t err_size);
+int control_open(const char *path, const int *passed, size_t n_passed, struct control_socket *ret,
+                 char *err, size_t err_size);
 
 /* Close the socket; unlink the path when we created it and it is still ours. KEEP_PATH: leave it (re-exec). */
 void control_close(struct control_socket *cs, bool keep_path);

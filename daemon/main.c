@@ -31,6 +31,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
+#include "updater.h"
+
 #include "config.h"
 #include "control.h"
 #include "log.h"
@@ -49,10 +53,12 @@
 #define CONTROL_MSGS 64
 
 /*
- * Set by a re-executing image of ourselves (self-update): a descriptor of a
- * memfd holding what the new image must carry on with (see handover_write).
+ * Self-update goes through libupdater: the control socket and a memfd with
+ * what the new image must carry on with (see handover_write) are kept across
+ * updater_reexec() under these names.
  */
-#define ENV_HANDOVER "UPDATERD_HANDOVER_FD"
+#define FDNAME_CONTROL "control"
+#define FDNAME_HANDOVER "handover"
 #define HANDOVER_MAX (1024 * 1024)
 
 struct daemon {
@@ -82,12 +88,9 @@ struct daemon {
 	int64_t watchdog_ms; /* 0: off */
 	int64_t watchdog_next;
 
-	/* Self-update: the image we run, and whether a swap replaced it. */
-	char *self_path;
-	dev_t self_dev;
-	ino_t self_ino;
+	/* Self-update: a swap replaced our own executable; the memfd handed over. */
 	bool reexec;
-	char **argv;
+	int handover_fd;
 };
 
 static struct control_msg msgs[CONTROL_MSGS];
@@ -288,8 +291,7 @@ static void on_swapped(void *ctx, const struct target_config *target, const char
 	announce(d, "updated", target->name, version);
 	signal_old_image(target, res);
 	/* We replaced our own executable: run the new one once the round is over. */
-	if (d && d->self_path && res && res->had_old && res->old_dev == d->self_dev &&
-	    res->old_ino == d->self_ino)
+	if (d && updater_self_changed() == 1)
 		d->reexec = true;
 }
 
@@ -300,8 +302,7 @@ static void on_rolled_back(void *ctx, const struct target_config *target, const 
 
 	announce(d, "rolledback", target->name, version);
 	signal_old_image(target, res);
-	if (d && d->self_path && res && res->had_old && res->old_dev == d->self_dev &&
-	    res->old_ino == d->self_ino)
+	if (d && updater_self_changed() == 1)
 		d->reexec = true;
 }
 
@@ -665,23 +666,29 @@ static void arm_timer(struct daemon *d, int64_t deadline)
  *     socket DEV INO HEXPATH       the socket file we created, to remove at stop
  *     last_result HEXTEXT
  *     subscriber UID HEXADDR       one per subscriber
- * Returns the descriptor (not close-on-exec), or a negative errno.
+ * The memfd is made once and rewritten before every attempt, so a failed
+ * re-exec leaves nothing stale behind. Returns its descriptor (close-on-exec;
+ * libupdater clears that for the exec), or a negative errno.
  */
-static int handover_write(const struct daemon *d, int64_t now)
+static int handover_write(struct daemon *d, int64_t now)
 {
 	FILE *f;
-	int fd = memfd_create("updaterd-handover", 0), copy;
+	int copy;
 
-	if (fd < 0)
+	if (d->handover_fd < 0) {
+		d->handover_fd = memfd_create("updaterd-handover", MFD_CLOEXEC);
+		if (d->handover_fd < 0)
+			return -errno;
+	}
+	if (ftruncate(d->handover_fd, 0) < 0)
 		return -errno;
-	copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	copy = fcntl(d->handover_fd, F_DUPFD_CLOEXEC, 0);
 	f = copy >= 0 ? fdopen(copy, "w") : NULL;
 	if (!f) {
 		int r = -errno;
 
 		if (copy >= 0)
 			(void)close(copy);
-		(void)close(fd);
 		return r;
 	}
 	(void)fprintf(f, "updaterd-handover 1\ncounters %" PRIu64 " %" PRIu64 " %" PRIu64 "\npending %d\n",
@@ -709,13 +716,9 @@ static int handover_write(const struct daemon *d, int64_t now)
 		hex_encode((const uint8_t *)&d->subs.v[i].addr, d->subs.v[i].addrlen, hex);
 		(void)fprintf(f, "subscriber %u %s\n", (unsigned)d->subs.v[i].uid, hex);
 	}
-	if (fclose(f) != 0) {
-		int r = -errno;
-
-		(void)close(fd);
-		return r;
-	}
-	return fd;
+	if (fclose(f) != 0)
+		return -errno;
+	return d->handover_fd;
 }
 
 /* HEX (2n digits) -> n bytes in OUT (at most SIZE). Returns n, or -1. */
@@ -788,24 +791,19 @@ static void handover_line(struct daemon *d, char *line, int64_t now)
 /* In a re-executed image: take over what the previous one handed over. */
 static void handover_read(struct daemon *d, int64_t now)
 {
-	const char *e = getenv(ENV_HANDOVER);
+	int fd = updater_inherited_fd(FDNAME_HANDOVER);
 	char *buf = NULL, *line, *save = NULL;
-	long fd;
 	ssize_t n;
 	size_t len = 0;
 
-	if (!e)
-		return;
-	fd = strtol(e, NULL, 10);
-	(void)unsetenv(ENV_HANDOVER);
-	if (fd <= 2 || fd > INT32_MAX)
+	if (fd < 0)
 		return;
 	buf = malloc(HANDOVER_MAX + 1);
-	if (buf && lseek((int)fd, 0, SEEK_SET) == 0) {
-		while (len < HANDOVER_MAX && (n = read((int)fd, buf + len, HANDOVER_MAX - len)) > 0)
+	if (buf && lseek(fd, 0, SEEK_SET) == 0) {
+		while (len < HANDOVER_MAX && (n = read(fd, buf + len, HANDOVER_MAX - len)) > 0)
 			len += (size_t)n;
 	}
-	(void)close((int)fd);
+	(void)close(fd);
 	if (!buf)
 		return;
 	buf[len] = '\0';
@@ -818,76 +816,32 @@ static void handover_read(struct daemon *d, int64_t now)
 	free(buf);
 }
 
+/*
+ * Run the new version of ourselves in this process (libupdater's re-exec),
+ * handing over the control socket, so no request is refused, and the memfd
+ * with the subscribers and counters. On failure the old version runs on.
+ */
 static void do_reexec(struct daemon *d)
 {
-	char pid[32], num[32];
-	int fd = d->cs.fd, hfd;
+	int r, hfd;
 
 	d->reexec = false;
-	log_notice("'%s' was replaced: re-executing it, keeping the control socket", d->self_path);
+	log_notice("our executable was replaced: re-executing it, keeping the control socket");
 	notify_status("Re-executing the new version");
-	/* LISTEN_FDS hands descriptors over starting at 3. */
-	if (fd != CONTROL_LISTEN_FDS_START) {
-		/* Move whatever of ours sits on fd 3 out of the way, so a failed exec loses nothing. */
-		int *mine[] = { &d->sigfd, &d->timerfd };
-
-		for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++) {
-			if (*mine[i] == CONTROL_LISTEN_FDS_START) {
-				int moved = fcntl(*mine[i], F_DUPFD_CLOEXEC, CONTROL_LISTEN_FDS_START + 1);
-
-				if (moved < 0) {
-					log_err("cannot re-execute: %m");
-					return;
-				}
-				(void)close(*mine[i]);
-				*mine[i] = moved;
-			}
-		}
-		if (dup2(fd, CONTROL_LISTEN_FDS_START) < 0) {
-			log_err("cannot re-execute: dup2: %m");
-			return;
-		}
-	} else if (fcntl(fd, F_SETFD, 0) < 0) {
-		log_err("cannot re-execute: %m");
+	r = updater_keep_fd(d->cs.fd, FDNAME_CONTROL);
+	if (r < 0) {
+		log_err("cannot re-execute: cannot keep the control socket: %s", strerror(-r));
 		return;
 	}
 	hfd = handover_write(d, now_boottime_ms());
-	if (hfd < 0) {
-		log_warn("cannot hand the subscribers over: %s", strerror(-hfd));
-	} else {
-		(void)snprintf(num, sizeof(num), "%d", hfd);
-		(void)setenv(ENV_HANDOVER, num, 1);
-	}
-	(void)snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	(void)setenv("LISTEN_FDS", "1", 1);
-	(void)setenv("LISTEN_PID", pid, 1);
-	(void)setenv("LISTEN_FDNAMES", "control", 1);
-	execv(d->self_path, d->argv);
-	log_err("cannot re-execute '%s': %m; the old version keeps running", d->self_path);
-	(void)unsetenv("LISTEN_FDS");
-	(void)unsetenv("LISTEN_PID");
-	(void)unsetenv("LISTEN_FDNAMES");
-	(void)unsetenv(ENV_HANDOVER);
 	if (hfd >= 0)
-		(void)close(hfd);
-	if (fd != CONTROL_LISTEN_FDS_START)
-		(void)close(CONTROL_LISTEN_FDS_START);
+		r = updater_keep_fd(hfd, FDNAME_HANDOVER);
 	else
-		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-}
-
-static void remember_self(struct daemon *d)
-{
-	char buf[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-	struct stat st;
-
-	if (n <= 0 || stat("/proc/self/exe", &st) < 0)
-		return;
-	buf[n] = '\0';
-	d->self_path = strdup(buf);
-	d->self_dev = st.st_dev;
-	d->self_ino = st.st_ino;
+		r = hfd;
+	if (r < 0)
+		log_warn("cannot hand the subscribers over: %s", strerror(-r));
+	r = updater_reexec();
+	log_err("cannot re-execute: %s; the old version keeps running", strerror(-r));
 }
 
 static int run_loop(struct daemon *d)
@@ -975,10 +929,11 @@ static void daemon_free(struct daemon *d)
 	for (size_t i = 0; i < CONTROL_MSGS; i++)
 		free(msgs[i].reply_alloc);
 	free(d->last_result);
-	free(d->self_path);
+	if (d->handover_fd >= 0)
+		(void)close(d->handover_fd);
 }
 
-static int cmd_daemon(const char *file, char **argv)
+static int cmd_daemon(const char *file, const int *passed, size_t n_passed)
 {
 	struct daemon d = {
 		.cs = { .fd = -1 },
@@ -986,8 +941,8 @@ static int cmd_daemon(const char *file, char **argv)
 		.timerfd = -1,
 		.timer_armed = INT64_MAX,
 		.phase_reported = -2,
-		.argv = argv,
 		.last_check = -1,
+		.handover_fd = -1,
 	};
 	struct schedule_params params;
 	char err[512];
@@ -1004,7 +959,6 @@ static int cmd_daemon(const char *file, char **argv)
 	}
 	d.opts.config = d.config;
 	d.hooks = (struct update_hooks){ .on_swapped = on_swapped, .on_rolled_back = on_rolled_back, .ctx = &d };
-	remember_self(&d);
 
 	r = setup_signals();
 	if (r < 0) {
@@ -1024,7 +978,7 @@ static int cmd_daemon(const char *file, char **argv)
 	}
 	update_recover(d.config);
 
-	r = control_open(d.config->socket_path, &d.cs, err, sizeof(err));
+	r = control_open(d.config->socket_path, passed, n_passed, &d.cs, err, sizeof(err));
 	if (r < 0) {
 		log_err("control socket: %s", err);
 		goto out;
@@ -1136,6 +1090,40 @@ out:
 	return ret;
 }
 
+/*
+ * The descriptors handed to us at start, by socket activation or by our
+ * previous image after a self-update, are counted first; then libupdater
+ * takes them over (and LISTEN_* out of the environment) and learns who we
+ * are, for self-update. The control socket is among them, the handover
+ * memfd is not.
+ */
+static int start_daemon(const char *file, int argc, char *argv[])
+{
+	int n = sd_listen_fds(0), handover, r;
+	int *passed = NULL;
+	size_t n_passed = 0;
+
+	if (n > 1024)
+		n = 0;
+	r = updater_init(argc, argv);
+	if (r < 0)
+		log_warn("cannot prepare self-update: %s", strerror(-r));
+	handover = updater_inherited_fd(FDNAME_HANDOVER);
+	if (n > 0) {
+		passed = calloc((size_t)n, sizeof(*passed));
+		if (!passed) {
+			log_err("%s", strerror(ENOMEM));
+			return 1;
+		}
+	}
+	for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++)
+		if (fd != handover)
+			passed[n_passed++] = fd;
+	r = cmd_daemon(file, passed, n_passed);
+	free(passed);
+	return r;
+}
+
 int main(int argc, char *argv[])
 {
 	enum { OPT_CHECK_CONFIG = 256, OPT_ONCE, OPT_VERSION };
@@ -1191,5 +1179,5 @@ int main(int argc, char *argv[])
 		return cmd_check_config(file);
 	if (once)
 		return cmd_once(file);
-	return cmd_daemon(file, argv);
+	return start_daemon(file, argc, argv);
 }

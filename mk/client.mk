@@ -6,10 +6,15 @@ lib_LTLIBRARIES += libupdater.la
 include_HEADERS = include/updater.h
 
 dist_man_MANS += man/libupdater.3 man/updaterctl.1
-libupdater_la_SOURCES = \
+# The code is built once, into a convenience library: the shared library is
+# made of it, and updaterd links it in statically for its own self-update.
+noinst_LTLIBRARIES += libupdater-core.la
+libupdater_core_la_SOURCES = \
 	client/libupdater.c \
 	client/libupdater-watch.c \
 	client/libupdater-internal.h
+libupdater_la_SOURCES =
+libupdater_la_LIBADD = libupdater-core.la
 libupdater_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 \
 	-Wl,--version-script=$(srcdir)/client/libupdater.sym
 EXTRA_libupdater_la_DEPENDENCIES = client/libupdater.sym

@@ -28,7 +28,7 @@ tests_check_schedule_LDADD = $(UNIT_LDADD)
 sbin_PROGRAMS += updaterd
 updaterd_SOURCES = daemon/main.c
 updaterd_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
-updaterd_LDADD = libupdaterd.la
+updaterd_LDADD = libupdaterd.la libupdater-core.la
 
 dist_man_MANS += man/updaterd.8
 

@@ -300,7 +300,7 @@ START_TEST(test_socket_bind_mode_and_parent)
 
 	make_tmpdir();
 	(void)snprintf(path, sizeof(path), "%s/run/control.sock", tmpdir);
-	ck_assert_int_eq(control_open(path, &cs, err, sizeof(err)), 0);
+	ck_assert_int_eq(control_open(path, NULL, 0, &cs, err, sizeof(err)), 0);
 	ck_assert(!cs.activated);
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert(S_ISSOCK(st.st_mode));
@@ -331,18 +331,18 @@ START_TEST(test_socket_stale_replaced_live_refused)
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	close(fd);
-	ck_assert_int_eq(control_open(path, &cs, err, sizeof(err)), 0);
+	ck_assert_int_eq(control_open(path, NULL, 0, &cs, err, sizeof(err)), 0);
 	/* Now someone answers there: not taken. */
-	ck_assert_int_eq(control_open(path, &cs2, err, sizeof(err)), -EADDRINUSE);
+	ck_assert_int_eq(control_open(path, NULL, 0, &cs2, err, sizeof(err)), -EADDRINUSE);
 	ck_assert_ptr_nonnull(strstr(err, "in use"));
 	control_close(&cs, false);
 	/* Not a socket: left alone. */
 	fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
 	ck_assert_int_ge(fd, 0);
 	close(fd);
-	ck_assert_int_eq(control_open(path, &cs, err, sizeof(err)), -EEXIST);
+	ck_assert_int_eq(control_open(path, NULL, 0, &cs, err, sizeof(err)), -EEXIST);
 	ck_assert_int_eq(access(path, F_OK), 0);
-	ck_assert_int_eq(control_open("relative.sock", &cs, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(control_open("relative.sock", NULL, 0, &cs, err, sizeof(err)), -EINVAL);
 	remove_tmpdir();
 }
 END_TEST
@@ -357,7 +357,7 @@ START_TEST(test_receive_credentials_and_reply)
 
 	make_tmpdir();
 	(void)snprintf(path, sizeof(path), "%s/control.sock", tmpdir);
-	ck_assert_int_eq(control_open(path, &cs, err, sizeof(err)), 0);
+	ck_assert_int_eq(control_open(path, NULL, 0, &cs, err, sizeof(err)), 0);
 	ck_assert_int_eq(control_receive(cs.fd, msgs, 4), 0);
 
 	client = client_socket();
@@ -407,7 +407,7 @@ START_TEST(test_long_reply_and_full_client)
 
 	make_tmpdir();
 	(void)snprintf(path, sizeof(path), "%s/control.sock", tmpdir);
-	ck_assert_int_eq(control_open(path, &cs, err, sizeof(err)), 0);
+	ck_assert_int_eq(control_open(path, NULL, 0, &cs, err, sizeof(err)), 0);
 	client = client_socket();
 	/* In steps: the daemon's socket queues only net.unix.max_dgram_qlen datagrams. */
 	for (n = 0; n < 40;) {
@@ -455,7 +455,7 @@ START_TEST(test_passed_descriptors_are_closed)
 
 	make_tmpdir();
 	(void)snprintf(path, sizeof(path), "%s/control.sock", tmpdir);
-	ck_assert_int_eq(control_open(path, &cs, err, sizeof(err)), 0);
+	ck_assert_int_eq(control_open(path, NULL, 0, &cs, err, sizeof(err)), 0);
 	client = client_socket();
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	c = CMSG_FIRSTHDR(&mh);
@@ -534,7 +534,7 @@ START_TEST(test_gone_subscriber_is_dropped)
 
 	make_tmpdir();
 	(void)snprintf(path, sizeof(path), "%s/control.sock", tmpdir);
-	ck_assert_int_eq(control_open(path, &cs, err, sizeof(err)), 0);
+	ck_assert_int_eq(control_open(path, NULL, 0, &cs, err, sizeof(err)), 0);
 	alive = client_socket();
 	gone = client_socket();
 	send_to(alive, path, "subscribe", 9);

@@ -61,11 +61,32 @@ PYEOF
 sub=$!
 track_pid $sub
 
-# Requests keep coming while the daemon swaps and re-executes itself.
-for i in $(seq 40); do
-	$DGRAM "$SOCK" status --reply >/dev/null || fail "request $i got no reply"
-	sleep 0.05
-done
+# Requests keep coming, back to back, while the daemon swaps and
+# re-executes itself: each one is answered (a request that reaches the socket
+# during the exec waits there for the new image), until 50 more have been
+# answered after the process started running the new file.
+$PY - "$SOCK" "$UPDATERD_PID" "$old_ino" <<'PYEOF' || fail "a request during the self-update got no reply"
+import os, socket, sys, time
+path, pid, old_ino = sys.argv[1], sys.argv[2], int(sys.argv[3])
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("")
+s.settimeout(5)
+after, sent, deadline = 0, 0, time.monotonic() + 30
+while after < 50:
+    if time.monotonic() > deadline:
+        sys.exit("the daemon did not re-execute within 30 s (%d requests answered)" % sent)
+    s.sendto(b"status", path)
+    sent += 1
+    try:
+        reply = s.recv(65536)
+    except socket.timeout:
+        sys.exit("request %d got no reply within 5 s" % sent)
+    if not reply.startswith(b"{"):
+        sys.exit("request %d: unexpected reply %r" % (sent, reply[:80]))
+    if after or os.stat("/proc/%s/exe" % pid).st_ino != old_ino:
+        after += 1
+print("%d status requests answered across the self-update" % sent)
+PYEOF
 wait $sub || fail "subscriber: $(cat "$TEST_TMP/sub.out")"
 grep -q '^updated updaterd 2.0$' "$TEST_TMP/sub.out" || fail "no 'updated' notification: $(cat "$TEST_TMP/sub.out")"
 assert_eq "$(grep -c '^checked ok' "$TEST_TMP/sub.out")" 2 "round notifications (before and after the re-exec)"
