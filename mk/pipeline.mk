@@ -18,3 +18,10 @@ EXTRA_DIST += tests/integration/pipeline-crash.sh tests/integration/pipeline-dis
 
 # Time to apply a 100 MiB update, against curl + sha256sum + mv.
 EXTRA_DIST += bench/update.sh
+
+# End to end with the real daemon, default scripts, updater-publish and
+# minisign: over file://, over http:// from nginx, and the bad-input battery.
+TESTS += tests/integration/pipeline-file.sh tests/integration/pipeline-http.sh \
+	tests/integration/pipeline-bad.sh
+EXTRA_DIST += tests/integration/pipeline-file.sh tests/integration/pipeline-http.sh \
+	tests/integration/pipeline-bad.sh tests/integration/pipeline-lib.sh
