@@ -1,4 +1,5 @@
 /* state.c - see state.h. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -15,6 +16,9 @@
 
 /* A state file is a handful of short lines; anything bigger is damage. */
 #define STATE_FILE_MAX 8192
+/* state_write_file_atomic() writes PATH.tmp-XXXXXXXX (8 hex digits) first. */
+#define TEMP_INFIX ".tmp-"
+#define TEMP_SUFFIX_LEN 8
 
 static int mkdir_if_missing(const char *path, mode_t mode)
 {
@@ -30,6 +34,32 @@ static int mkdir_if_missing(const char *path, mode_t mode)
 	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
+static bool is_temp_name(const char *name)
+{
+	const char *infix = strstr(name, TEMP_INFIX);
+
+	if (!infix || infix == name || strlen(infix) != strlen(TEMP_INFIX) + TEMP_SUFFIX_LEN)
+		return false;
+	for (const char *p = infix + strlen(TEMP_INFIX); *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	return true;
+}
+
+/* Temporary files of writes a crash cut short: never renamed, never needed. */
+static void remove_leftover_temps(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (is_temp_name(e->d_name)) /* unlinkat() leaves a directory alone */
+			(void)unlinkat(dirfd(d), e->d_name, 0);
+	(void)closedir(d);
+}
+
 int state_init(const char *state_dir)
 {
 	char path[PATH_MAX];
@@ -38,11 +68,13 @@ int state_init(const char *state_dir)
 	r = mkdir_if_missing(state_dir, 0755);
 	if (r < 0)
 		return r;
+	remove_leftover_temps(state_dir);
 	if (snprintf(path, sizeof(path), "%s/targets", state_dir) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
 	r = mkdir_if_missing(path, 0755);
 	if (r < 0)
 		return r;
+	remove_leftover_temps(path);
 	if (snprintf(path, sizeof(path), "%s/cache", state_dir) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
 	return mkdir_if_missing(path, 0755);
@@ -78,7 +110,7 @@ int state_write_file_atomic(const char *path, const void *data, size_t len)
 	const uint8_t *p = data;
 	int fd, r = 0;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp-%08" PRIx32, path, randombytes_random()) >=
+	if (snprintf(tmp, sizeof(tmp), "%s" TEMP_INFIX "%08" PRIx32, path, randombytes_random()) >=
 	    (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -219,6 +251,16 @@ static int target_file(const char *state_dir, const char *name, char *path, size
 	return 0;
 }
 
+static bool valid_file_id(const char *s)
+{
+	if (strlen(s) >= STATE_FILE_ID_MAX)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || *p == ':' || *p == '.'))
+			return false;
+	return true;
+}
+
 /* Apply one "key=value" line to ST. Unknown keys are skipped (newer daemons may add some). */
 static int apply_line(struct target_state *st, const char *key, const char *value)
 {
@@ -236,6 +278,11 @@ static int apply_line(struct target_state *st, const char *key, const char *valu
 		if (*value && !valid_sha256_hex(value))
 			return -EBADMSG;
 		strcpy(dst, value);
+		return 0;
+	} else if (strcmp(key, "file_id") == 0) {
+		if (!valid_file_id(value))
+			return -EBADMSG;
+		strcpy(st->file_id, value);
 		return 0;
 	} else if (strcmp(key, "updated_at") == 0) {
 		return parse_i64(value, &st->updated_at) < 0 ? -EBADMSG : 0;
@@ -316,6 +363,7 @@ int state_save_target(const char *state_dir, const char *name, const struct targ
 		return -ENOMEM;
 	put_line(f, "version", st->version);
 	put_line(f, "sha256", st->sha256_hex);
+	put_line(f, "file_id", st->file_id);
 	fprintf(f, "updated_at=%" PRId64 "\n", st->updated_at);
 	put_line(f, "previous_version", st->previous_version);
 	put_line(f, "previous_sha256", st->previous_sha256_hex);

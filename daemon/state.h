@@ -3,8 +3,9 @@
  *
  * Layout of STATE_DIR (created 0755, root-owned):
  *     last_check            Unix seconds of the last finished check round
- *     targets/NAME          key=value lines: version, sha256, updated_at,
- *                           previous_version, previous_sha256, last_error
+ *     targets/NAME          key=value lines: version, sha256, file_id,
+ *                           updated_at, previous_version, previous_sha256,
+ *                           last_error
  *     cache/NAME/           HOME and UPDATER_CACHE of the scripts for NAME,
  *                           owned by script_user
  *
@@ -21,16 +22,27 @@
 #include <sys/types.h>
 #include <time.h>
 
+#define STATE_FILE_ID_MAX 128
+
 struct target_state {
 	char *version;          /* installed version, NULL when unknown */
 	char sha256_hex[65];    /* of the installed file as we left it, "" when unknown */
+	/*
+	 * Who that file was when its sha256 was taken (an opaque token of
+	 * digits, ':' and '.', "" when unknown): while the file still matches it,
+	 * the sha256 need not be computed again, not even after a restart.
+	 */
+	char file_id[STATE_FILE_ID_MAX];
 	int64_t updated_at;     /* Unix seconds, -1 never */
 	char *previous_version; /* what .NAME.updater-prev holds, NULL when unknown */
 	char previous_sha256_hex[65];
 	char *last_error;       /* last failure for this target, NULL when the last run succeeded */
 };
 
-/* Create STATE_DIR and STATE_DIR/targets if missing. 0 or negative errno. */
+/*
+ * Create STATE_DIR, STATE_DIR/targets and STATE_DIR/cache if missing, and
+ * delete the temporary files of writes a crash cut short. 0 or negative errno.
+ */
 int state_init(const char *state_dir);
 
 /* Unix seconds of the last check, or -1 when never. */

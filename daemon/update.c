@@ -53,22 +53,67 @@ struct update_round {
 };
 
 /*
- * The sha256 of a target, cached by identity and change time so a periodic
- * check does not re-read a large file that did not change.
+ * The sha256 of a target, cached by who the file is (device, inode, size,
+ * modification and change times): while all of them stay the same, its bytes
+ * did not change, so a periodic check does not re-read a large file. The
+ * identity goes into the state with the sha256 (file_id), so a restart does
+ * not re-read it either.
  */
 struct sha_cache_entry {
 	char *path;
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime, ctime;
+	char id[STATE_FILE_ID_MAX];
 	char hex[65];
 };
 static struct sha_cache_entry sha_cache[16];
 
+static void file_id_of(const struct stat *st, char ret[STATE_FILE_ID_MAX])
+{
+	(void)snprintf(ret, STATE_FILE_ID_MAX, "%ju:%ju:%jd:%jd.%09ld:%jd.%09ld", (uintmax_t)st->st_dev,
+	               (uintmax_t)st->st_ino, (intmax_t)st->st_size, (intmax_t)st->st_mtim.tv_sec,
+	               st->st_mtim.tv_nsec, (intmax_t)st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
+}
+
+static struct sha_cache_entry *sha_cache_find(const char *path)
+{
+	for (size_t i = 0; i < sizeof(sha_cache) / sizeof(sha_cache[0]); i++)
+		if (sha_cache[i].path && strcmp(sha_cache[i].path, path) == 0)
+			return &sha_cache[i];
+	return NULL;
+}
+
+static void sha_cache_put(const char *path, const char *id, const char hex[65])
+{
+	struct sha_cache_entry *e = sha_cache_find(path);
+
+	for (size_t i = 0; !e && i < sizeof(sha_cache) / sizeof(sha_cache[0]); i++) {
+		if (!sha_cache[i].path) {
+			sha_cache[i].path = strdup(path);
+			if (sha_cache[i].path)
+				e = &sha_cache[i];
+			break;
+		}
+	}
+	if (!e)
+		return; /* full: hash again next time */
+	(void)snprintf(e->id, sizeof(e->id), "%s", id);
+	memcpy(e->hex, hex, 65);
+}
+
+/* The current identity of the file at PATH; false when it is not a regular file. */
+static bool file_id_now(const char *path, char ret[STATE_FILE_ID_MAX])
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	file_id_of(&st, ret);
+	return true;
+}
+
 static int target_sha256(const char *path, char ret_hex[65])
 {
-	struct sha_cache_entry *e, *slot = NULL;
+	char id[STATE_FILE_ID_MAX];
+	const struct sha_cache_entry *e;
 	struct stat st;
 	int r;
 
@@ -76,20 +121,10 @@ static int target_sha256(const char *path, char ret_hex[65])
 		ret_hex[0] = '\0';
 		return errno == ENOENT ? 0 : -errno;
 	}
-	for (size_t i = 0; i < sizeof(sha_cache) / sizeof(sha_cache[0]); i++) {
-		e = &sha_cache[i];
-		if (e->path && strcmp(e->path, path) == 0) {
-			slot = e;
-			break;
-		}
-		if (!e->path && !slot)
-			slot = e;
-	}
-	if (slot && slot->path && slot->dev == st.st_dev && slot->ino == st.st_ino &&
-	    slot->size == st.st_size && slot->mtime.tv_sec == st.st_mtim.tv_sec &&
-	    slot->mtime.tv_nsec == st.st_mtim.tv_nsec && slot->ctime.tv_sec == st.st_ctim.tv_sec &&
-	    slot->ctime.tv_nsec == st.st_ctim.tv_nsec) {
-		memcpy(ret_hex, slot->hex, 65);
+	file_id_of(&st, id);
+	e = sha_cache_find(path);
+	if (e && strcmp(e->id, id) == 0) {
+		memcpy(ret_hex, e->hex, 65);
 		return 0;
 	}
 	r = swap_file_sha256(path, ret_hex);
@@ -97,19 +132,24 @@ static int target_sha256(const char *path, char ret_hex[65])
 		ret_hex[0] = '\0';
 		return r == -ENOENT ? 0 : r;
 	}
-	if (slot) {
-		if (!slot->path)
-			slot->path = strdup(path);
-		if (slot->path) {
-			slot->dev = st.st_dev;
-			slot->ino = st.st_ino;
-			slot->size = st.st_size;
-			slot->mtime = st.st_mtim;
-			slot->ctime = st.st_ctim;
-			memcpy(slot->hex, ret_hex, 65);
-		}
-	}
+	sha_cache_put(path, id, ret_hex);
 	return 0;
+}
+
+/*
+ * ST now says the file at PATH has sha256 HEX; its file_id is who the file
+ * was when the cache took that sha256 ("" when the cache does not know), so
+ * the pair always describes one file.
+ */
+static void state_set_file(struct target_state *st, const char *path, const char hex[65])
+{
+	const struct sha_cache_entry *e = sha_cache_find(path);
+
+	memcpy(st->sha256_hex, hex, 65);
+	if (e && hex[0] && strcmp(e->hex, hex) == 0)
+		memcpy(st->file_id, e->id, sizeof(st->file_id));
+	else
+		st->file_id[0] = '\0';
 }
 
 static void summary_add(struct update_round *round, const char *fmt, ...)
@@ -446,7 +486,7 @@ static void check_done(struct update_round *round, const struct runner_result *r
 		if (!installed || strcmp(installed, m->version) != 0) {
 			free(round->state.version);
 			round->state.version = strdup(m->version);
-			memcpy(round->state.sha256_hex, round->current_sha256, 65);
+			state_set_file(&round->state, t->path, round->current_sha256);
 			free(round->state.last_error);
 			round->state.last_error = NULL;
 			(void)state_save_target(config->state_dir, t->name, &round->state);
@@ -473,6 +513,7 @@ static void commit(struct update_round *round)
 	const struct target_config *t = round->target;
 	struct target_state *st = &round->state;
 	struct swap_result res;
+	char id[STATE_FILE_ID_MAX];
 	int r;
 
 	r = swap_commit(&round->staging, &res);
@@ -486,11 +527,14 @@ static void commit(struct update_round *round)
 		log_warn("%s: '%s' is replaced but the directory could not be synced: %s", t->name,
 		         t->path, strerror(-r));
 	memcpy(res.old_sha256_hex, round->current_sha256, 65);
+	/* The bytes at PATH are the ones just verified: no need to read them again. */
+	if (file_id_now(t->path, id))
+		sha_cache_put(t->path, id, round->manifest.sha256_hex);
 	free(st->previous_version);
 	st->previous_version = st->version;
 	memcpy(st->previous_sha256_hex, round->current_sha256, 65);
 	st->version = strdup(round->manifest.version);
-	memcpy(st->sha256_hex, round->manifest.sha256_hex, 65);
+	state_set_file(st, t->path, round->manifest.sha256_hex);
 	st->updated_at = (int64_t)time(NULL);
 	free(st->last_error);
 	st->last_error = NULL;
@@ -722,7 +766,7 @@ int update_rollback(const struct update_opts *opts, const struct update_hooks *h
 	st.previous_version = tmp;
 	memcpy(res.old_sha256_hex, st.sha256_hex, 65);
 	memcpy(st.previous_sha256_hex, st.sha256_hex, 65);
-	memcpy(st.sha256_hex, sha, 65);
+	state_set_file(&st, t->path, sha);
 	st.updated_at = (int64_t)time(NULL);
 	free(st.last_error);
 	st.last_error = NULL;
@@ -744,7 +788,8 @@ void update_recover(const struct config *config)
 	for (size_t i = 0; i < config->n_targets; i++) {
 		const struct target_config *t = &config->targets[i];
 		struct target_state st;
-		char sha[65];
+		char sha[65], id[STATE_FILE_ID_MAX], old_id[STATE_FILE_ID_MAX];
+		bool changed;
 		int r;
 
 		r = swap_cleanup_staging(t->path);
@@ -762,16 +807,23 @@ void update_recover(const struct config *config)
 			target_state_clear(&st);
 			continue;
 		}
+		/* Still the file the state's sha256 was taken of: trust it. */
+		if (st.file_id[0] && file_id_now(t->path, id) && strcmp(id, st.file_id) == 0)
+			sha_cache_put(t->path, id, st.sha256_hex);
 		if (target_sha256(t->path, sha) < 0)
 			sha[0] = '\0';
-		if (strcmp(sha, st.sha256_hex) != 0) {
+		changed = strcmp(sha, st.sha256_hex) != 0;
+		if (changed) {
 			log_warn("%s: '%s' was changed outside updaterd; its version is now unknown",
 			         t->name, t->path);
 			free(st.version);
 			st.version = NULL;
-			memcpy(st.sha256_hex, sha, 65);
-			(void)state_save_target(config->state_dir, t->name, &st);
 		}
+		memcpy(old_id, st.file_id, sizeof(old_id));
+		state_set_file(&st, t->path, sha);
+		/* Also when only the identity is new, so the next start need not hash. */
+		if (changed || strcmp(old_id, st.file_id) != 0)
+			(void)state_save_target(config->state_dir, t->name, &st);
 		target_state_clear(&st);
 	}
 }

@@ -45,7 +45,8 @@ DAEMON_INTEGRATION_TESTS = \
 	tests/integration/daemon-units.sh \
 	tests/integration/daemon-update.sh \
 	tests/integration/daemon-selfupdate.sh \
-	tests/integration/daemon-schedule.sh
+	tests/integration/daemon-schedule.sh \
+	tests/integration/daemon-recover.sh
 TESTS += $(DAEMON_INTEGRATION_TESTS)
 EXTRA_DIST += $(DAEMON_INTEGRATION_TESTS) \
 	tests/integration/daemon-lib.sh \

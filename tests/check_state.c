@@ -158,6 +158,7 @@ static void fill_state(struct target_state *st, const char *version, const char 
 	memset(st, 0, sizeof(*st));
 	st->version = version ? strdup(version) : NULL;
 	strcpy(st->sha256_hex, SHA_A);
+	strcpy(st->file_id, "2049:131:1839104:1767225600.123456789:1767225601.000000001");
 	st->updated_at = 1767225600;
 	st->previous_version = strdup("1.4.1");
 	strcpy(st->previous_sha256_hex, SHA_B);
@@ -236,6 +237,40 @@ START_TEST(test_init_creates_the_layout)
 }
 END_TEST
 
+START_TEST(test_init_deletes_temporary_files_a_crash_left)
+{
+	static const char *const leftovers[] = { "last_check.tmp-0123abcd", "targets/hello.tmp-deadbeef" };
+	static const char *const kept[] = { "targets/hello", "targets/hello.tmp-xyz", "targets/a.tmp-0123abcd9",
+	                                    "targets/.tmp-01234567" };
+	char path[PATH_MAX];
+	struct stat st;
+
+	ck_assert_int_eq(state_init(state_dir), 0);
+	for (size_t i = 0; i < sizeof(leftovers) / sizeof(leftovers[0]); i++) {
+		path_in(path, state_dir, leftovers[i]);
+		write_file(path, "half", 4);
+	}
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		path_in(path, state_dir, kept[i]);
+		write_file(path, "keep", 4);
+	}
+	path_in(path, state_dir, "targets/dir.tmp-00000000");
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+
+	ck_assert_int_eq(state_init(state_dir), 0);
+	for (size_t i = 0; i < sizeof(leftovers) / sizeof(leftovers[0]); i++) {
+		path_in(path, state_dir, leftovers[i]);
+		ck_assert_msg(lstat(path, &st) < 0 && errno == ENOENT, "'%s' is still there", leftovers[i]);
+	}
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		path_in(path, state_dir, kept[i]);
+		ck_assert_msg(lstat(path, &st) == 0, "'%s' was deleted", kept[i]);
+	}
+	path_in(path, state_dir, "targets/dir.tmp-00000000");
+	ck_assert(S_ISDIR(lstat_of(path).st_mode));
+}
+END_TEST
+
 START_TEST(test_init_refuses_a_file_in_the_way)
 {
 	char path[PATH_MAX];
@@ -266,6 +301,7 @@ START_TEST(test_target_state_round_trips_every_field)
 	ck_assert_int_eq(state_load_target(state_dir, "hello", &out), 0);
 	ck_assert_str_eq(out.version, "1.4.2-1+deb12u1~rc=2");
 	ck_assert_str_eq(out.sha256_hex, SHA_A);
+	ck_assert_str_eq(out.file_id, "2049:131:1839104:1767225600.123456789:1767225601.000000001");
 	ck_assert_int_eq(out.updated_at, 1767225600);
 	ck_assert_str_eq(out.previous_version, "1.4.1");
 	ck_assert_str_eq(out.previous_sha256_hex, SHA_B);
@@ -275,6 +311,7 @@ START_TEST(test_target_state_round_trips_every_field)
 	path_in(path, state_dir, "targets/hello");
 	assert_file_text(path, "version=1.4.2-1+deb12u1~rc=2\n"
 	                       "sha256=" SHA_A "\n"
+	                       "file_id=2049:131:1839104:1767225600.123456789:1767225601.000000001\n"
 	                       "updated_at=1767225600\n"
 	                       "previous_version=1.4.1\n"
 	                       "previous_sha256=" SHA_B "\n"
@@ -293,6 +330,7 @@ START_TEST(test_target_state_round_trips_every_field)
 	ck_assert_int_eq(state_load_target(state_dir, "hello", &out), 0);
 	ck_assert_str_eq(out.version, "2.0");
 	ck_assert_str_eq(out.sha256_hex, "");
+	ck_assert_str_eq(out.file_id, "");
 	ck_assert_int_eq(out.updated_at, -1);
 	ck_assert_ptr_null(out.previous_version);
 	ck_assert_ptr_null(out.last_error);
@@ -319,7 +357,7 @@ START_TEST(test_newlines_in_last_error_become_spaces_and_inject_nothing)
 	text = read_file(path, &len);
 	for (size_t i = 0; i < len; i++)
 		lines += text[i] == '\n';
-	ck_assert_uint_eq(lines, 6);
+	ck_assert_uint_eq(lines, 7);
 	free(text);
 	target_state_clear(&in);
 	target_state_clear(&out);
@@ -356,6 +394,8 @@ START_TEST(test_damaged_file_is_ebadmsg_and_reads_as_never)
 		T("sha256=" "4F1C2E8D9B0A7C6E5F4D3C2B1A0918273645546372819AABBCCDDEEFF0011223" "\n"),
 		T("previous_sha256=" SHA_A "0\n"),
 		T("updated_at=soon\n"),
+		T("file_id=1:2:3 4\n"),
+		T("file_id=../etc\n"),
 		T("updated_at=\n"),
 		T("updated_at=99999999999999999999\n"),
 		T("version=1\0\nlast_error=x\n"),
@@ -698,6 +738,7 @@ static Suite *state_suite(void)
 
 	tcase_add_test(layout, test_init_creates_the_layout);
 	tcase_add_test(layout, test_init_refuses_a_file_in_the_way);
+	tcase_add_test(layout, test_init_deletes_temporary_files_a_crash_left);
 
 	tcase_add_test(targets, test_target_state_round_trips_every_field);
 	tcase_add_test(targets, test_newlines_in_last_error_become_spaces_and_inject_nothing);
