@@ -46,6 +46,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: updaterctl [--socket PATH] COMMAND\n"
+		"       updaterctl -h|--help | --version\n"
 		"\n"
 		"  check [--wait [SECONDS]]  request a check; --wait: wait for its end (default %d s)\n"
 		"  status [--json]           the daemon's state, as a table or as JSON\n"

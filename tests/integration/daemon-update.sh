@@ -70,6 +70,8 @@ wait $old
 assert_eq "$?" $((128 + 12)) "exit status of the process running the old file"
 wait_until 10 daemon_idle || fail "round did not end"
 assert_eq "$(status_get 's["targets"][0]["version"]')" 2.0 "installed version"
+assert_eq "$(status_get 's["last_result"]')" "updated hello to 2.0" "status: the last round's result"
+[[ $(log_count '^<5>update available: hello 2\.0$') == 1 ]] || fail "no 'update available' log line"
 
 # A process running 2.0; then 3.0; then roll back to 2.0.
 "$TEST_TMP/bin/hello" 600 &
