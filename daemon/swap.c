@@ -236,25 +236,30 @@ int swap_stage_finish(struct staging *st, const uint8_t sha256[32], char *err, s
 }
 
 /* Make NAME (in DIRFD) a hard link of FROM, replacing it atomically. */
-static int link_replace(int dirfd, const char *from, const char *name, const char *base)
+/* A new staging-named hard link to FROM (a name taken is tried again); its name in *RET_NAME. */
+static int link_temp(int dirfd, const char *from, const char *base, char **ret_name)
 {
-	char *tmp = NULL;
-	int r = -EEXIST;
-
 	for (int attempt = 0; attempt < 100; attempt++) {
-		free(tmp);
-		tmp = random_name(base);
+		char *tmp = random_name(base);
+
 		if (!tmp)
 			return -ENOMEM;
 		if (linkat(dirfd, from, dirfd, tmp, 0) == 0) {
-			r = 0;
-			break;
+			*ret_name = tmp;
+			return 0;
 		}
-		if (errno != EEXIST) {
-			r = -errno;
-			break;
-		}
+		free(tmp);
+		if (errno != EEXIST)
+			return -errno;
 	}
+	return -EEXIST;
+}
+
+static int link_replace(int dirfd, const char *from, const char *name, const char *base)
+{
+	char *tmp = NULL;
+	int r = link_temp(dirfd, from, base, &tmp);
+
 	if (r == 0) {
 		if (renameat(dirfd, tmp, dirfd, name) < 0)
 			r = -errno;
@@ -369,25 +374,25 @@ int swap_rollback(const char *target_path, struct swap_result *ret)
 		r = -EINVAL;
 		goto out;
 	}
+	/* -prev is the file at PATH (a crash between the link and the rename of a swap): nothing to go back to. */
+	if (exists && pst.st_dev == cur.st_dev && pst.st_ino == cur.st_ino) {
+		r = -ENOENT;
+		goto out;
+	}
 	/*
 	 * Two links made first, then two renames: PATH is whole at every
 	 * instant, and a crash in between leaves only staging-named links
 	 * that the next start-up deletes.
 	 */
-	back = random_name(base);
-	cur_copy = exists ? random_name(base) : NULL;
-	if (!back || (exists && !cur_copy)) {
-		r = -ENOMEM;
+	r = link_temp(dirfd, prev, base, &back);
+	if (r < 0)
 		goto out;
-	}
-	if (linkat(dirfd, prev, dirfd, back, 0) < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (exists && linkat(dirfd, base, dirfd, cur_copy, 0) < 0) {
-		r = -errno;
-		(void)unlinkat(dirfd, back, 0);
-		goto out;
+	if (exists) {
+		r = link_temp(dirfd, base, base, &cur_copy);
+		if (r < 0) {
+			(void)unlinkat(dirfd, back, 0);
+			goto out;
+		}
 	}
 	if (renameat(dirfd, back, dirfd, base) < 0) {
 		r = -errno;

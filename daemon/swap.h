@@ -78,7 +78,8 @@ void swap_stage_abort(struct staging *st);
 /*
  * Put .NAME.updater-prev back at PATH and keep what was at PATH as the new
  * -prev, each step an atomic rename. Returns 0, -ENOENT when there is no
- * previous file, or another negative errno; PATH is whole at every instant.
+ * previous file (or -prev is PATH's own file, as a crash in the middle of a
+ * swap can leave it), or another negative errno; PATH is whole at every instant.
  * Fills *ret like swap_commit (the replaced file is the one rolled back from).
  */
 int swap_rollback(const char *target_path, struct swap_result *ret);

@@ -790,6 +790,21 @@ START_TEST(test_rollback_without_prev_is_enoent)
 }
 END_TEST
 
+START_TEST(test_rollback_when_prev_is_the_file_itself_is_enoent_and_leaves_no_link)
+{
+	struct stat before;
+
+	/* A crash between a swap's -prev link and its rename leaves one file under both names. */
+	write_file(target, OLD, strlen(OLD), 0755);
+	ck_assert_int_eq(link(target, prevpath), 0);
+	before = lstat_of(target);
+	ck_assert_int_eq(swap_rollback(target, NULL), -ENOENT);
+	ck_assert_uint_eq(lstat_of(target).st_ino, before.st_ino);
+	assert_file_bytes(target, OLD, strlen(OLD));
+	assert_dir_holds(bindir, ".hello.updater-prev hello");
+}
+END_TEST
+
 START_TEST(test_rollback_with_only_prev_puts_it_back)
 {
 	struct swap_result res;
@@ -1133,6 +1148,7 @@ static Suite *swap_suite(void)
 
 	tcase_add_test(rollback, test_rollback_restores_old_file_and_keeps_rolled_back_one_as_prev);
 	tcase_add_test(rollback, test_rollback_without_prev_is_enoent);
+	tcase_add_test(rollback, test_rollback_when_prev_is_the_file_itself_is_enoent_and_leaves_no_link);
 	tcase_add_test(rollback, test_rollback_with_only_prev_puts_it_back);
 	tcase_add_test(rollback, test_rollback_refuses_symlink_at_path);
 
