@@ -24,10 +24,10 @@ cp -p "$REPO/manifest.minisig" "$TEST_TMP/manifest-1.0.minisig"
 
 # bad_case NAME REASON_ERE [WANTED_RC]: one check; the target must be
 # unchanged, no staging file left, a log line must match REASON_ERE, and
-# the daemon must answer status and be idle. WANTED_RC: updaterctl's exit
-# code (1, a failed check).
+# the daemon must answer status and be idle, its last_error set for a
+# failure. WANTED_RC: updaterctl's exit code (1, a failed check).
 bad_case() {
-	local name=$1 reason=$2 want=${3:-1}
+	local name=$1 reason=$2 want=${3:-1} err
 	cp -p "$TARGET" "$TEST_TMP/saved"
 	pl_mark
 	pl_check
@@ -36,6 +36,12 @@ bad_case() {
 	pl_no_staging "$name"
 	pl_log_has "$reason" || fail "$name: no log line matching '$reason'"
 	wait_until 5 daemon_idle || fail "$name: the daemon does not answer status, or is not idle"
+	err=$(status_get 's["targets"][0]["last_error"]')
+	if ((want == 0)); then
+		assert_eq "$err" None "$name: last_error in status"
+	else
+		[[ $err != None ]] || fail "$name: no last_error in status"
+	fi
 	echo "ok: $name"
 }
 

@@ -1,7 +1,8 @@
 #!/bin/bash
 # End to end over http:// from a real nginx on 127.0.0.1, with the real
-# default scripts and signed releases from updater-publish: 2.0 (at an
-# absolute URL) replaces 1.0; a check with nothing new is one conditional
+# default scripts and signed releases from updater-publish: 1.1, published
+# right after 1.0, is seen (nginx's ETag has a one-second granularity); 2.0
+# (at an absolute URL) replaces it; a check with nothing new is one conditional
 # request (304 in nginx's access log, no signature fetched); a download that
 # fails (404) changes nothing and is retried from the cached manifest on the
 # next check (again a 304); a 404 or a 500 for the manifest is a failed check.
@@ -68,15 +69,12 @@ access_count() {
 	grep -c -E -- "$1" "$ACCESS" || true
 }
 
-# http_publish VERSION [options]: pl_publish, with the manifest's mtime a
-# second after the previous one's. nginx's ETag is mtime (in seconds) and
-# size, and two manifests of one size published within a second would share
-# it: a real server would see the same, but the test must not depend on the clock.
-MTIME=$(($(date +%s) - 1000))
+# http_publish VERSION [options]: pl_publish. nginx's ETag is the mtime in
+# whole seconds and the size, and these manifests are all of one size:
+# updater-publish must see to it that a new manifest never shares its
+# predecessor's second, or the next check gets 304 and misses the release.
 http_publish() {
 	pl_publish "$@"
-	MTIME=$((MTIME + 1))
-	touch -d "@$MTIME" "$REPO/manifest" "$REPO/manifest.minisig"
 }
 
 require_root
@@ -98,6 +96,14 @@ assert_eq "$PL_RC" 0 "first check ($PL_OUT)"
 assert_eq "$(access_count '^200 GET /repo/manifest inm=-?$')" 1 "first manifest request, unconditional"
 assert_eq "$(access_count '^200 GET /repo/manifest.minisig ')" 1 "signature fetched"
 
+# 1.1 at once: a manifest of the same length, likely within the same second,
+# must not look unchanged to the conditional request.
+http_publish 1.1
+pl_check
+assert_eq "$PL_RC" 0 "check for 1.1 ($PL_OUT)"
+[[ $PL_OUT == *"updated hello 1.1"* ]] || fail "1.1, published right after 1.0, was not seen: '$PL_OUT'"
+cmp -s "$TARGET" "$REL/hello-1.1" || fail "the target's bytes are not 1.1"
+
 # 2.0 at an absolute URL.
 http_publish 2.0 --url-base "$BASE/repo"
 grep -qx "url=$BASE/repo/hello-2.0" "$REPO/manifest" || fail "updater-publish --url-base: $(cat "$REPO/manifest")"
@@ -105,7 +111,7 @@ pl_check
 assert_eq "$PL_RC" 0 "check for 2.0 ($PL_OUT)"
 [[ $PL_OUT == *"updated hello 2.0"* ]] || fail "check --wait did not report the update: '$PL_OUT'"
 cmp -s "$TARGET" "$REL/hello-2.0" || fail "the target's bytes are not 2.0"
-cmp -s "$BIN/.hello.updater-prev" "$REL/hello-1.0" || fail ".hello.updater-prev does not hold 1.0"
+cmp -s "$BIN/.hello.updater-prev" "$REL/hello-1.1" || fail ".hello.updater-prev does not hold 1.1"
 assert_eq "$(access_count '^200 GET /repo/hello-2.0 ')" 1 "2.0 downloaded from nginx"
 assert_eq "$(pl_version)" 2.0 "status version after the update"
 pl_no_staging "after the update"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # pipeline-lib.sh - shared set-up for the pipeline-*.sh integration tests
 # (sourced after lib.sh and daemon-lib.sh).
 #
@@ -165,6 +166,7 @@ pl_log_has() {
 # received datagram a line in OUT; its first line is the reply to "subscribe".
 pl_subscribe() {
 	local out=$1
+	: >"$out"
 	/usr/bin/python3 - "$SOCK" >"$out" 2>&1 <<'PYEOF' &
 import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
