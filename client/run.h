@@ -9,6 +9,7 @@
  *   run-listen.c    --listen sockets, handed to every start as LISTEN_FDS
  *   run-notify.c    the NOTIFY_SOCKET a program sends READY=1 to
  *   run-watch.c     --restart-on-update: inotify and updaterd notifications
+ *   run-backoff.c   --restart: the wait before the next start
  *
  * Functions return 0 (or a count or a descriptor) on success and a negative
  * errno value on failure; output parameters are named ret_* and are left
@@ -167,6 +168,13 @@ void watch_note_started(struct watch *w);
 bool watch_handle_inotify(struct watch *w);
 bool watch_handle_sub(struct watch *w);
 bool watch_changed(const struct watch *w);
+
+/* ---- run-backoff.c ------------------------------------------------------ */
+
+/* The wait, in seconds, before PROGRAM starts again after a start that ran
+ * for UPTIME_MS and came after a wait of PREV_S (0 before the first wait):
+ * 1 s, doubling up to 60 s, and 1 s again once a start ran for 60 s. */
+unsigned run_backoff_next(unsigned prev_s, int64_t uptime_ms);
 
 /* ---- updater-run.c helpers shared with modules -------------------------- */
 

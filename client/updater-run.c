@@ -42,8 +42,6 @@
 #define EXIT_CANNOT_EXEC 126
 #define EXIT_NOT_FOUND 127
 
-#define BACKOFF_MAX_S 60
-#define BACKOFF_RESET_MS (60 * 1000)
 /* After SIGKILL, the kill is repeated this often until the tree is empty, in
  * case a process forked while the first one went out. */
 #define REKILL_MS 1000
@@ -720,11 +718,7 @@ static void finish_stop(struct run *r)
 		start_generation(r);
 		break;
 	case NEXT_BACKOFF:
-		if (r->exited_at - r->started_at >= BACKOFF_RESET_MS)
-			r->backoff_s = 0;
-		r->backoff_s = r->backoff_s ? r->backoff_s * 2 : 1;
-		if (r->backoff_s > BACKOFF_MAX_S)
-			r->backoff_s = BACKOFF_MAX_S;
+		r->backoff_s = run_backoff_next(r->backoff_s, r->exited_at - r->started_at);
 		r->phase = PHASE_WAITING;
 		r->start_at = now + (int64_t)r->backoff_s * 1000;
 		log_notice("starting '%s' again in %u s", r->path, r->backoff_s);
