@@ -2,7 +2,8 @@
 # Signals: SIGTERM is forwarded to PROGRAM's group and a program that ignores
 # it is killed after --grace; SIGUSR1 is forwarded; SIGHUP stops the whole
 # tree, a grandchild that left the group with setsid included, and starts
-# PROGRAM again.
+# PROGRAM again. Where cgroup v2 is writable, the tree runs in a cgroup of
+# updater-run's own, removed when it exits; with --no-cgroup, in ours.
 . "$SRCDIR/tests/integration/lib.sh"
 . "$SRCDIR/tests/integration/run-lib.sh"
 new_tmpdir
@@ -52,6 +53,33 @@ assert_no_leftovers
 # 3. SIGHUP: the tree is stopped (the setsid grandchild too, by the stop
 # signal: --grace 60 would make a SIGKILL come much too late) and PROGRAM
 # starts again. Once with a cgroup when there can be one, once without.
+
+# Our own cgroup v2 path ("0::/path" in /proc/self/cgroup) and where the
+# cgroup2 file system is mounted (/sys/fs/cgroup, or .../unified on hybrid
+# systems); CG_MNT stays empty when there is none whose root is "/".
+CG_OWN=$(sed -n 's/^0:://p' /proc/self/cgroup)
+CG_MNT=$(awk '$0 ~ / - cgroup2 / && $4 == "/" { print $5; exit }' /proc/self/mountinfo)
+# cgroup_of PID: its cgroup v2 path.
+cgroup_of() {
+	sed -n 's/^0:://p' "/proc/$1/cgroup"
+}
+# Whether updater-run can have a cgroup of its own here: a child of our
+# cgroup can be made, has cgroup.kill (Linux 5.14), and takes a process.
+cgroup_writable() {
+	local probe ok=1
+	[[ -n $CG_MNT && $CG_OWN == /* ]] || return 1
+	probe=$CG_MNT${CG_OWN%/}/updater-test-probe.$$
+	mkdir "$probe" 2>/dev/null || return 1
+	[[ -e $probe/cgroup.kill ]] && sh -c "echo \$\$ >'$probe/cgroup.procs'" 2>/dev/null && ok=0
+	wait_until 5 rmdir "$probe" 2>/dev/null
+	return $ok
+}
+if cgroup_writable; then
+	have_cgroup=yes
+else
+	have_cgroup=no
+	echo "note: cgroup v2 is not writable here: the tree's cgroup is not checked"
+fi
 cat >"$T/counter" <<SH
 #!/bin/sh
 n=\$(cat "$T/count" 2>/dev/null || echo 0)
@@ -69,6 +97,18 @@ for mode in default --no-cgroup; do
 	wait_until 10 test -s "$T/gc.1" || fail "$mode: the program did not start its grandchild"
 	gc1=$(cat "$T/gc.1")
 	[[ $(cut -d' ' -f6 "/proc/$gc1/stat") == "$gc1" ]] || fail "$mode: the grandchild did not setsid"
+	prog=$(pgrep -P "$RUN_PID")
+	cg=$(cgroup_of "$prog")
+	if [[ $mode == --no-cgroup ]]; then
+		assert_eq "$cg" "$CG_OWN" "$mode: the program's cgroup"
+	elif [[ $have_cgroup == yes ]]; then
+		[[ $cg =~ ^"${CG_OWN%/}"/updater-run\.$RUN_PID\.[0-9a-f]{8}$ ]] ||
+			fail "the program runs in cgroup '$cg', not one of updater-run's own under '$CG_OWN'"
+		[[ -d $CG_MNT$cg ]] || fail "no cgroup directory '$CG_MNT$cg'"
+		log_has "$T/log3$mode" "the tree runs in cgroup '$CG_MNT$cg'" || fail "the cgroup was not logged"
+		assert_eq "$(cgroup_of "$gc1")" "$cg" "the setsid grandchild's cgroup"
+		assert_eq "$(cgroup_of "$RUN_PID")" "$CG_OWN" "updater-run's own cgroup"
+	fi
 	kill -HUP "$RUN_PID"
 	wait_until 20 test -s "$T/gc.2" || fail "$mode: no restart after SIGHUP: $(cat "$T/log3$mode")"
 	assert_eq "$(cat "$T/count")" 2 "$mode: starts"
@@ -76,9 +116,14 @@ for mode in default --no-cgroup; do
 	log_has "$T/log3$mode" "generation 2 of '$T/counter' started .*replacing generation 1 \\(SIGHUP\\)" ||
 		fail "$mode: no restart logged: $(cat "$T/log3$mode")"
 	assert_eq "$(zombies_of "$RUN_PID")" 0 "$mode: zombies under updater-run"
+	# The next generation, in the same cgroup (or, again, in ours).
+	assert_eq "$(cgroup_of "$(cat "$T/gc.2")")" "$cg" "$mode: the cgroup of generation 2's grandchild"
 	kill -TERM "$RUN_PID"
 	wait_exit "$RUN_PID" 20
 	assert_eq "$RC" 143 "$mode: exit status (sh killed by SIGTERM)"
+	if [[ $mode == default && $have_cgroup == yes ]]; then
+		[[ -e $CG_MNT$cg ]] && fail "the cgroup '$CG_MNT$cg' is left after updater-run exited"
+	fi
 	assert_no_leftovers
 done
 
