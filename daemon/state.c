@@ -230,6 +230,7 @@ void target_state_clear(struct target_state *st)
 	free(st->version);
 	free(st->previous_version);
 	free(st->last_error);
+	free(st->rolled_back_from);
 	memset(st, 0, sizeof(*st));
 	st->updated_at = -1;
 }
@@ -272,6 +273,8 @@ static int apply_line(struct target_state *st, const char *key, const char *valu
 		text = &st->previous_version;
 	else if (strcmp(key, "last_error") == 0)
 		text = &st->last_error;
+	else if (strcmp(key, "rolled_back_from") == 0)
+		text = &st->rolled_back_from;
 	else if (strcmp(key, "sha256") == 0 || strcmp(key, "previous_sha256") == 0) {
 		char *dst = key[0] == 's' ? st->sha256_hex : st->previous_sha256_hex;
 
@@ -367,6 +370,7 @@ int state_save_target(const char *state_dir, const char *name, const struct targ
 	fprintf(f, "updated_at=%" PRId64 "\n", st->updated_at);
 	put_line(f, "previous_version", st->previous_version);
 	put_line(f, "previous_sha256", st->previous_sha256_hex);
+	put_line(f, "rolled_back_from", st->rolled_back_from);
 	put_line(f, "last_error", st->last_error);
 	if (fclose(f) != 0) {
 		free(buf);

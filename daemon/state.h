@@ -5,7 +5,7 @@
  *     last_check            Unix seconds of the last finished check round
  *     targets/NAME          key=value lines: version, sha256, file_id,
  *                           updated_at, previous_version, previous_sha256,
- *                           last_error
+ *                           rolled_back_from, last_error
  *     cache/NAME/           HOME and UPDATER_CACHE of the scripts for NAME,
  *                           owned by script_user
  *
@@ -36,6 +36,11 @@ struct target_state {
 	int64_t updated_at;     /* Unix seconds, -1 never */
 	char *previous_version; /* what .NAME.updater-prev holds, NULL when unknown */
 	char previous_sha256_hex[65];
+	/*
+	 * The version a rollback went back from: it and older ones are not
+	 * installed again, only a newer release. NULL when none is held back.
+	 */
+	char *rolled_back_from;
 	char *last_error;       /* last failure for this target, NULL when the last run succeeded */
 };
 

@@ -503,6 +503,16 @@ static void check_done(struct update_round *round, const struct runner_result *r
 		target_ok(round);
 		return;
 	}
+	/* A rollback holds until a release newer than the one rolled back from. */
+	if (round->state.rolled_back_from &&
+	    version_compare(m->version, round->state.rolled_back_from) <= 0) {
+		log_notice("%s: refusing version %s: %s was rolled back from %s; waiting for a newer release",
+		           t->name, m->version, t->name, round->state.rolled_back_from);
+		summary_add(round, "refused %s %s: rolled back from %s", t->name, m->version,
+		            round->state.rolled_back_from);
+		target_ok(round);
+		return;
+	}
 	log_notice("update available: %s %s", t->name, m->version);
 	start_download(round);
 }
@@ -535,6 +545,8 @@ static void commit(struct update_round *round)
 	memcpy(st->previous_sha256_hex, round->current_sha256, 65);
 	st->version = strdup(round->manifest.version);
 	state_set_file(st, t->path, round->manifest.sha256_hex);
+	free(st->rolled_back_from);
+	st->rolled_back_from = NULL;
 	st->updated_at = (int64_t)time(NULL);
 	free(st->last_error);
 	st->last_error = NULL;
@@ -764,6 +776,9 @@ int update_rollback(const struct update_opts *opts, const struct update_hooks *h
 	tmp = st.version;
 	st.version = st.previous_version;
 	st.previous_version = tmp;
+	/* Not to be installed again by the next check (a newer release is). */
+	free(st.rolled_back_from);
+	st.rolled_back_from = tmp ? strdup(tmp) : NULL;
 	memcpy(res.old_sha256_hex, st.sha256_hex, 65);
 	memcpy(st.previous_sha256_hex, st.sha256_hex, 65);
 	state_set_file(&st, t->path, sha);

@@ -162,6 +162,7 @@ static void fill_state(struct target_state *st, const char *version, const char 
 	st->updated_at = 1767225600;
 	st->previous_version = strdup("1.4.1");
 	strcpy(st->previous_sha256_hex, SHA_B);
+	st->rolled_back_from = strdup("1.5");
 	st->last_error = last_error ? strdup(last_error) : NULL;
 }
 
@@ -305,6 +306,7 @@ START_TEST(test_target_state_round_trips_every_field)
 	ck_assert_int_eq(out.updated_at, 1767225600);
 	ck_assert_str_eq(out.previous_version, "1.4.1");
 	ck_assert_str_eq(out.previous_sha256_hex, SHA_B);
+	ck_assert_str_eq(out.rolled_back_from, "1.5");
 	ck_assert_str_eq(out.last_error, error);
 
 	/* One key=value line each, readable by a person. */
@@ -315,6 +317,7 @@ START_TEST(test_target_state_round_trips_every_field)
 	                       "updated_at=1767225600\n"
 	                       "previous_version=1.4.1\n"
 	                       "previous_sha256=" SHA_B "\n"
+	                       "rolled_back_from=1.5\n"
 	                       "last_error=download failed: exit=22, 'curl: (22) The requested URL "
 	                       "returned error: 404'  a=b==c  100% \t\"quoted\" \\ back\n");
 	ck_assert_uint_eq(lstat_of(path).st_mode & 07777, 0644);
@@ -333,6 +336,7 @@ START_TEST(test_target_state_round_trips_every_field)
 	ck_assert_str_eq(out.file_id, "");
 	ck_assert_int_eq(out.updated_at, -1);
 	ck_assert_ptr_null(out.previous_version);
+	ck_assert_ptr_null(out.rolled_back_from);
 	ck_assert_ptr_null(out.last_error);
 	target_state_clear(&in);
 	target_state_clear(&out);
@@ -357,7 +361,7 @@ START_TEST(test_newlines_in_last_error_become_spaces_and_inject_nothing)
 	text = read_file(path, &len);
 	for (size_t i = 0; i < len; i++)
 		lines += text[i] == '\n';
-	ck_assert_uint_eq(lines, 7);
+	ck_assert_uint_eq(lines, 8);
 	free(text);
 	target_state_clear(&in);
 	target_state_clear(&out);

@@ -102,4 +102,20 @@ assert_eq "$(status_get 's["targets"][0]["version"]')" 2.0 "version after rollba
 reply=$(request "rollback nosuchtarget")
 [[ $reply == "error "* ]] || fail "rollback of an unknown target: '$reply'"
 wait $sub
+
+# The rollback holds: the repository still offers 3.0, and the next check does
+# not install it again; a newer release is installed, and ends the hold.
+sleep 1
+assert_eq "$(request x)" queued "request after the rollback"
+wait_until 10 daemon_idle || fail "round after the rollback did not end"
+cmp -s "$TEST_TMP/bin/hello" "$REPO/hello-2.0" || fail "the check undid the rollback"
+[[ $(log_count 'hello: refusing version 3\.0: hello was rolled back from 3\.0; waiting for a newer release') == 1 ]] ||
+	fail "no log line about the held rollback"
+assert_eq "$(status_get 's["last_result"]')" "refused hello 3.0: rolled back from 3.0" "result of the held check"
+publish 4.0
+sleep 1
+assert_eq "$(request x)" queued "request for 4.0"
+wait_until 10 daemon_idle || fail "round for 4.0 did not end"
+cmp -s "$TEST_TMP/bin/hello" "$REPO/hello-4.0" || fail "4.0, newer than the rolled back 3.0, was not installed"
+grep -qx 'rolled_back_from=' "$TEST_TMP/state/targets/hello" || fail "the hold was not lifted: $(cat "$TEST_TMP/state/targets/hello")"
 pass
