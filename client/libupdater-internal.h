@@ -35,10 +35,24 @@ extern struct updater_state updater_state_;
 const char *updater_socket_path_(void);
 
 /*
- * Tell the daemon this process stops listening before an exec, and that it
- * listens again when the exec failed. Both do nothing without a subscription.
+ * The environment variable that hands the library's inotify instance to the
+ * next image. Destroying an inotify instance makes the kernel wait for a
+ * grace period (6-16 ms were measured inside execve(), most of an update's
+ * latency), so the instance is passed on instead of closed, and the new
+ * image's updater_watch_fd() adopts it.
  */
-void updater_watch_before_exec_(void);
-void updater_watch_after_failed_exec_(void);
+#define UPDATER_WATCH_FD_VAR "UPDATER_WATCH_FD"
+
+/*
+ * Before an exec: tell the daemon this process stops listening, and return a
+ * copy of the inotify instance that survives the exec, numbered ABOVE or
+ * higher (-1 when there is none). After a failed exec: listen again and close
+ * that copy. Both do nothing without a watch.
+ */
+int updater_watch_before_exec_(int above);
+void updater_watch_after_failed_exec_(int handed);
+
+/* In updater_init(): take an instance handed over by the previous image (or none). */
+void updater_watch_adopt_(void);
 
 #endif

@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -38,10 +39,11 @@
 static struct {
 	int epfd;
 	int inofd;
+	int adopted; /* an inotify instance the previous image handed over, -1 none */
 	int sockfd; /* -1 without a daemon */
 	int wds[MAX_WATCHES];
 	size_t n_wds;
-} W = { .epfd = -1, .inofd = -1, .sockfd = -1 };
+} W = { .epfd = -1, .inofd = -1, .adopted = -1, .sockfd = -1 };
 
 const char *updater_socket_path_(void)
 {
@@ -107,14 +109,47 @@ static void send_word(const char *word)
 		(void)send(W.sockfd, word, strlen(word), MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
-void updater_watch_before_exec_(void)
+int updater_watch_before_exec_(int above)
 {
 	send_word("unsubscribe");
+	/* F_DUPFD, not F_DUPFD_CLOEXEC: this copy crosses the exec. */
+	return W.inofd >= 0 ? fcntl(W.inofd, F_DUPFD, above) : -1;
 }
 
-void updater_watch_after_failed_exec_(void)
+void updater_watch_after_failed_exec_(int handed)
 {
+	/* The original still holds the instance: closing the copy costs nothing. */
+	if (handed >= 0)
+		(void)close(handed);
 	send_word("subscribe");
+}
+
+void updater_watch_adopt_(void)
+{
+	const char *e = getenv(UPDATER_WATCH_FD_VAR);
+	char proc[64], target[64];
+	ssize_t n;
+	long fd;
+	char *end;
+
+	if (!e)
+		return;
+	errno = 0;
+	fd = strtol(e, &end, 10);
+	(void)unsetenv(UPDATER_WATCH_FD_VAR);
+	if (errno || *end || fd < 3 || fd > INT_MAX)
+		return;
+	/* Only an inotify instance is taken; anything else is not ours. */
+	(void)snprintf(proc, sizeof(proc), "/proc/self/fd/%ld", fd);
+	n = readlink(proc, target, sizeof(target) - 1);
+	if (n <= 0)
+		return;
+	target[n] = '\0';
+	if (strcmp(target, "anon_inode:inotify") != 0)
+		return;
+	if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0)
+		return;
+	W.adopted = (int)fd;
 }
 
 /* A subscribed socket, or -1 when no daemon can be reached: not an error. */
@@ -257,7 +292,14 @@ int updater_watch_fd(void)
 	W.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (W.epfd < 0)
 		return -errno;
-	W.inofd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (W.adopted >= 0) {
+		/* The previous image's instance: its watches carry over, and add again. */
+		W.inofd = W.adopted;
+		W.adopted = -1;
+		(void)fcntl(W.inofd, F_SETFL, fcntl(W.inofd, F_GETFL) | O_NONBLOCK);
+	} else {
+		W.inofd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	}
 	if (W.inofd < 0) {
 		r = -errno;
 		goto fail;

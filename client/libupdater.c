@@ -327,6 +327,7 @@ int updater_init(int argc, char *argv[])
 		S->path = NULL;
 		return r;
 	}
+	updater_watch_adopt_();
 	S->initialized = true;
 	return 0;
 }
@@ -452,16 +453,18 @@ static bool is_handover_var(const char *entry)
 {
 	return strncmp(entry, "LISTEN_FDS=", 11) == 0 || strncmp(entry, "LISTEN_FDNAMES=", 15) == 0 ||
 	       strncmp(entry, "LISTEN_PID=", 11) == 0 ||
-	       strncmp(entry, REEXEC_PATH_VAR "=", sizeof(REEXEC_PATH_VAR)) == 0;
+	       strncmp(entry, REEXEC_PATH_VAR "=", sizeof(REEXEC_PATH_VAR)) == 0 ||
+	       strncmp(entry, UPDATER_WATCH_FD_VAR "=", sizeof(UPDATER_WATCH_FD_VAR)) == 0;
 }
 
 /*
- * The environment for the new image: the current one without LISTEN_* and
- * UPDATER_REEXEC_PATH, plus ours: LISTEN_* when descriptors are kept, and
- * the path. environ itself is not touched, so nothing needs undoing when the
- * exec fails. *ret_own holds the strings built here (to free).
+ * The environment for the new image: the current one without LISTEN_*,
+ * UPDATER_REEXEC_PATH and UPDATER_WATCH_FD, plus ours: LISTEN_* when
+ * descriptors are kept, the path, and the inotify instance WATCH_FD when
+ * there is one. environ itself is not touched, so nothing needs undoing when
+ * the exec fails. *ret_own holds the strings built here (to free).
  */
-static int build_envp(char ***ret_envp, char **ret_own)
+static int build_envp(int watch_fd, char ***ret_envp, char **ret_own)
 {
 	size_t n = 0, len_names = 0, k = 0;
 	char **envp, *own, *p;
@@ -471,8 +474,8 @@ static int build_envp(char ***ret_envp, char **ret_own)
 	for (size_t i = 0; i < S->n_kept; i++)
 		len_names += strlen(S->kept[i].name) + 1;
 
-	envp = calloc(n + 5, sizeof(*envp));
-	own = malloc(64 + 64 + sizeof("LISTEN_FDNAMES=") + len_names + sizeof(REEXEC_PATH_VAR "=") +
+	envp = calloc(n + 6, sizeof(*envp));
+	own = malloc(64 + 64 + 64 + sizeof("LISTEN_FDNAMES=") + len_names + sizeof(REEXEC_PATH_VAR "=") +
 		     strlen(S->path) + 1);
 	if (!envp || !own) {
 		free(envp);
@@ -486,6 +489,10 @@ static int build_envp(char ***ret_envp, char **ret_own)
 	p = own;
 	envp[k++] = p;
 	p += sprintf(p, "%s=%s", REEXEC_PATH_VAR, S->path) + 1;
+	if (watch_fd >= 0) {
+		envp[k++] = p;
+		p += sprintf(p, "%s=%d", UPDATER_WATCH_FD_VAR, watch_fd) + 1;
+	}
 	if (S->n_kept > 0) {
 		envp[k++] = p;
 		p += sprintf(p, "LISTEN_PID=%ld", (long)getpid()) + 1;
@@ -620,7 +627,7 @@ int updater_reexec(void)
 	int *open_fds = NULL;
 	size_t n_open = 0;
 	char **envp = NULL, *own = NULL;
-	int r;
+	int r, handed = -1;
 
 	if (!S->initialized)
 		return -EINVAL;
@@ -635,9 +642,6 @@ int updater_reexec(void)
 	if (faccessat(AT_FDCWD, S->path, X_OK, AT_EACCESS) < 0)
 		return -errno;
 
-	r = build_envp(&envp, &own);
-	if (r < 0)
-		return r;
 	r = list_open_fds(&open_fds, &n_open);
 	if (r < 0)
 		goto out;
@@ -646,12 +650,18 @@ int updater_reexec(void)
 		plan_undo(&plan);
 		goto out;
 	}
-
-	updater_watch_before_exec_();
+	/* Above the kept descriptors' slots, made after the plan: it crosses the exec. */
+	handed = updater_watch_before_exec_(3 + (int)S->n_kept);
+	r = build_envp(handed, &envp, &own);
+	if (r < 0) {
+		plan_undo(&plan);
+		updater_watch_after_failed_exec_(handed);
+		goto out;
+	}
 	(void)execve(S->path, S->argv, envp);
 	r = -errno;
 	plan_undo(&plan);
-	updater_watch_after_failed_exec_();
+	updater_watch_after_failed_exec_(handed);
 out:
 	plan_free(&plan);
 	free(open_fds);

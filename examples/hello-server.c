@@ -102,7 +102,7 @@ static void answer(int conn)
  */
 static void serve_backlog(int lfd)
 {
-	for (int i = 0; i < 64; i++) {
+	for (int i = 0; i < 16; i++) {
 		int conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 
 		if (conn < 0)
@@ -189,13 +189,17 @@ int main(int argc, char *argv[])
 			fprintf(stderr, "hello-server: poll: %s\n", strerror(errno));
 			return 1;
 		}
-		if (p[0].revents)
-			serve_backlog(lfd);
-		/* Here no connection is half served: a safe point to re-exec. */
+		/*
+		 * Here no connection is half served: a safe point to re-exec. The
+		 * watch comes first, so an update does not wait behind a batch:
+		 * what waits in the backlog is answered by the new version.
+		 */
 		if (wfd >= 0 && p[1].revents && updater_watch_handle() == 1) {
 			fprintf(stderr, "hello-server %s: the executable was replaced, re-executing\n", HELLO_VERSION);
 			r = updater_reexec();
 			fprintf(stderr, "hello-server %s: re-exec failed, running on: %s\n", HELLO_VERSION, strerror(-r));
 		}
+		if (p[0].revents)
+			serve_backlog(lfd);
 	}
 }

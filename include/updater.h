@@ -88,7 +88,11 @@ int updater_self_changed(void);
  * are described by LISTEN_FDS, LISTEN_FDNAMES (their names, ':'-separated)
  * and LISTEN_PID, so sd_listen_fds() and updater_inherited_fd() find them in
  * the new image. Every other descriptor above 2 is closed by the exec, the
- * library's own included. The signal mask and ignored signals carry over, as
+ * library's own included, with one exception: the inotify instance behind
+ * updater_watch_fd() is handed to the new image (above the kept ones, named
+ * by UPDATER_WATCH_FD), whose updater_init() and updater_watch_fd() take it
+ * over, because the kernel makes the close of an inotify instance wait for
+ * several milliseconds. The signal mask and ignored signals carry over, as
  * execve(2) does.
  *
  * Returns only on failure, with the descriptors, their close-on-exec flags and

@@ -1,7 +1,8 @@
 #!/bin/bash
 # updater_reexec: the PID, argv and environment survive; the kept descriptors
 # arrive at 3, 4, ... with LISTEN_FDS/LISTEN_FDNAMES/LISTEN_PID and nothing
-# else stays open; descriptors handed over the systemd way are adopted.
+# else stays open but the watch's inotify instance, which the new image's
+# watch takes over; descriptors handed over the systemd way are adopted.
 . "$SRCDIR/tests/integration/lib.sh"
 . "$SRCDIR/tests/integration/client-common.bash"
 
@@ -61,11 +62,32 @@ probe reexec
 assert_eq "$REPLY" "listen $pid 1 again" "second re-exec"
 probe_read
 assert_eq "$REPLY" "ready 1 $pid" "second re-exec"
-probe_expect fds "fds 3=${ident[3]}:1"
+# Of the library's own descriptors only the watch's inotify instance crosses
+# (closing one makes the kernel wait for a grace period), close-on-exec in
+# the new image; the next updater_watch_fd() takes it over, making no other.
+probe fds
+read -r -a entries <<<"${REPLY#fds }"
+assert_eq "${#entries[@]}" 2 "descriptors after a re-exec with a watch: $REPLY"
+assert_eq "${entries[0]}" "3=${ident[3]}:1" "the kept descriptor"
+inofd=${entries[1]%%=*}
+assert_eq "$(readlink "/proc/$pid/fd/$inofd")" "anon_inode:inotify" "the other descriptor"
+[[ ${entries[1]} == *:1 ]] || fail "the handed-over inotify instance is not close-on-exec: $REPLY"
+probe watch
+[[ $REPLY =~ ^watch\ [0-9]+$ ]] || fail "watch in the new image: $REPLY"
+n_inotify=$(for f in /proc/"$pid"/fd/*; do readlink "$f"; done | grep -c '^anon_inode:inotify$')
+assert_eq "$n_inotify" 1 "inotify instances once the new image watches"
+[[ -e /proc/$pid/fd/$inofd ]] || fail "the new image's watch did not take the handed-over instance"
 
-# --- nothing kept: no LISTEN_* at all, nothing above 2 open ---
+# --- nothing kept: no LISTEN_* at all, above 2 only the watch's instance ---
 probe reexec
 assert_eq "$REPLY" "listen - - -" "re-exec without kept descriptors"
+probe_read
+probe fds
+[[ $REPLY =~ ^fds\ ([0-9]+)=[0-9:]+:1$ ]] || fail "descriptors after a re-exec without kept ones: $REPLY"
+assert_eq "$(readlink "/proc/$pid/fd/${BASH_REMATCH[1]}")" "anon_inode:inotify" "the one descriptor"
+# This image does not watch: the next one gets nothing at all.
+probe reexec
+assert_eq "$REPLY" "listen - - -" "re-exec without a watch"
 probe_read
 probe_expect fds "fds"
 probe_stop
