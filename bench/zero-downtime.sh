@@ -105,11 +105,12 @@ record() {
 	awk -F= '$1 == "connections" { print $2 }' "$1" >>"$2.conn"
 }
 
-# cpu_ticks PID...: their user+system CPU time, in clock ticks.
-cpu_ticks() {
+# cpu_ns PID...: the time they spent on a CPU, in nanoseconds (schedstat:
+# exact, where the user+system ticks of /proc/PID/stat are 10 ms samples).
+cpu_ns() {
 	local p t=0
 	for p in "$@"; do
-		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+		t=$((t + $(cut -d ' ' -f 1 "/proc/$p/schedstat")))
 	done
 	echo "$t"
 }
@@ -119,7 +120,7 @@ reexec_runs() {
 	local n=$1 runs=$2 per=$3 interval=$4 prefix=$5 r cur=1 new t0
 	cp "$work/hello-1" "$work/bin/hello"
 	start_servers "$n"
-	t0=$(cpu_ticks "${pids[@]}")
+	t0=$(cpu_ns "${pids[@]}")
 	for ((r = 0; r < runs; r++)); do
 		new=$((3 - cur))
 		cp "$work/hello-$new" "$work/bin/.hello.stage"
@@ -130,8 +131,8 @@ reexec_runs() {
 		cur=$new
 	done
 	# CPU per update and server: handling the watch, exec, start-up.
-	echo "$(cpu_ticks "${pids[@]}") $t0 $(getconf CLK_TCK) $((n * runs))" |
-		awk '{ printf "%.2f\n", ($1 - $2) * 1000 / $3 / $4 }' >"$prefix.cpu"
+	echo "$(cpu_ns "${pids[@]}") $t0 $((n * runs))" |
+		awk '{ printf "%.2f\n", ($1 - $2) / 1000000 / $3 }' >"$prefix.cpu"
 	stop_servers
 }
 
