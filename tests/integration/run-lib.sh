@@ -56,8 +56,16 @@ wait_exit() {
 }
 
 # The PIDs of processes whose command line mentions the test's directory.
+# Processes of this test still running. A zombie is not one: orphans end up
+# children of PID 1, which may take its time to reap them (seen under load).
 leftovers() {
-	pgrep -f -- "$TEST_TMP" || true
+	local pid stat
+	for pid in $(pgrep -f -- "$TEST_TMP"); do
+		stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+		stat=${stat##*) }
+		[[ ${stat%% *} != Z ]] && echo "$pid"
+	done
+	return 0
 }
 
 assert_no_leftovers() {
