@@ -7,10 +7,10 @@ libupdaterd_la_SOURCES += \
 
 check_PROGRAMS += tests/check_swap tests/check_state
 TESTS += tests/check_swap tests/check_state
-tests_check_swap_SOURCES = tests/check_swap.c
+tests_check_swap_SOURCES = tests/check_swap.c tests/unit-files.c tests/unit-files.h
 tests_check_swap_CFLAGS = $(UNIT_CFLAGS)
 tests_check_swap_LDADD = $(UNIT_LDADD) $(SODIUM_LIBS)
-tests_check_state_SOURCES = tests/check_state.c
+tests_check_state_SOURCES = tests/check_state.c tests/unit-files.c tests/unit-files.h
 tests_check_state_CFLAGS = $(UNIT_CFLAGS)
 tests_check_state_LDADD = $(UNIT_LDADD) $(SODIUM_LIBS)
 

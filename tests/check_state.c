@@ -11,7 +11,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,84 +24,25 @@
 #include <sodium.h>
 
 #include "state.h"
+#include "unit-files.h"
 
 static char tmpdir[64];
 static char state_dir[128];
 static char mountpoint[128];
-static bool mounted;
 
 static void setup(void)
 {
-	mounted = false;
-	(void)umask(022);
-	strcpy(tmpdir, "/tmp/check_state.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	scratch_make(tmpdir, sizeof(tmpdir), "check_state");
 	(void)snprintf(state_dir, sizeof(state_dir), "%s/state", tmpdir);
 	(void)snprintf(mountpoint, sizeof(mountpoint), "%s/full", tmpdir);
 }
 
-/* Run ARGV (an absolute program) and return its exit status, -1 if it did not exit. */
-static int run(char *const argv[])
-{
-	int status;
-	pid_t pid = fork();
-
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *info)
-{
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static void teardown(void)
 {
-	if (mounted) {
-		char *const argv[] = { "/bin/umount", mountpoint, NULL };
-
-		(void)run(argv);
-		mounted = false;
-	}
-	(void)nftw(tmpdir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	scratch_remove();
 }
 
 /* --- helpers ------------------------------------------------------------ */
-
-static void write_file(const char *path, const void *data, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-	ck_assert_msg(fd >= 0, "cannot create '%s': %s", path, strerror(errno));
-	ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
-	ck_assert_int_eq(close(fd), 0);
-}
-
-static char *read_file(const char *path, size_t *ret_len)
-{
-	struct stat st;
-	char *buf;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	ck_assert_msg(fd >= 0, "cannot open '%s': %s", path, strerror(errno));
-	ck_assert_int_eq(fstat(fd, &st), 0);
-	buf = malloc((size_t)st.st_size + 1);
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_int_eq(read(fd, buf, (size_t)st.st_size), st.st_size);
-	buf[st.st_size] = '\0';
-	(void)close(fd);
-	if (ret_len)
-		*ret_len = (size_t)st.st_size;
-	return buf;
-}
 
 static void assert_file_text(const char *path, const char *want)
 {
@@ -110,29 +50,6 @@ static void assert_file_text(const char *path, const char *want)
 
 	ck_assert_msg(strcmp(got, want) == 0, "'%s' holds\n%s\nexpected\n%s", path, got, want);
 	free(got);
-}
-
-static struct stat lstat_of(const char *path)
-{
-	struct stat st;
-
-	ck_assert_msg(lstat(path, &st) == 0, "lstat '%s': %s", path, strerror(errno));
-	return st;
-}
-
-/* How many entries DIR has besides . and .. */
-static unsigned dir_entries(const char *dir)
-{
-	unsigned n = 0;
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	ck_assert_ptr_nonnull(d);
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			n++;
-	(void)closedir(d);
-	return n;
 }
 
 static void path_in(char *out, const char *dir, const char *name)
@@ -164,25 +81,6 @@ static void fill_state(struct target_state *st, const char *version, const char 
 	strcpy(st->previous_sha256_hex, SHA_B);
 	st->rolled_back_from = strdup("1.5");
 	st->last_error = last_error ? strdup(last_error) : NULL;
-}
-
-/* Mount a 64 KiB tmpfs at MOUNTPOINT; false (and a note) when that is not possible. */
-static bool mount_small_tmpfs(void)
-{
-	char *const argv[] = { "/bin/mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs",
-		               mountpoint, NULL };
-
-	if (geteuid() != 0) {
-		fprintf(stderr, "skipped: mounting a tmpfs needs root\n");
-		return false;
-	}
-	ck_assert_int_eq(mkdir(mountpoint, 0755), 0);
-	if (run(argv) != 0) {
-		fprintf(stderr, "skipped: cannot mount a tmpfs at '%s'\n", mountpoint);
-		return false;
-	}
-	mounted = true;
-	return true;
 }
 
 /* Write filler files into DIR until the filesystem has no block left. */
@@ -232,7 +130,7 @@ START_TEST(test_init_creates_the_layout)
 
 	/* Again: nothing to do, nothing lost. */
 	path_in(path, state_dir, "targets/hello");
-	write_file(path, "version=1\n", 10);
+	write_file(path, "version=1\n", 10, 0644);
 	ck_assert_int_eq(state_init(state_dir), 0);
 	assert_file_text(path, "version=1\n");
 }
@@ -249,11 +147,11 @@ START_TEST(test_init_deletes_temporary_files_a_crash_left)
 	ck_assert_int_eq(state_init(state_dir), 0);
 	for (size_t i = 0; i < sizeof(leftovers) / sizeof(leftovers[0]); i++) {
 		path_in(path, state_dir, leftovers[i]);
-		write_file(path, "half", 4);
+		write_file(path, "half", 4, 0644);
 	}
 	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
 		path_in(path, state_dir, kept[i]);
-		write_file(path, "keep", 4);
+		write_file(path, "keep", 4, 0644);
 	}
 	path_in(path, state_dir, "targets/dir.tmp-00000000");
 	ck_assert_int_eq(mkdir(path, 0755), 0);
@@ -276,7 +174,7 @@ START_TEST(test_init_refuses_a_file_in_the_way)
 {
 	char path[PATH_MAX];
 
-	write_file(state_dir, "x", 1);
+	write_file(state_dir, "x", 1, 0644);
 	ck_assert_int_eq(state_init(state_dir), -ENOTDIR);
 	ck_assert_int_eq(unlink(state_dir), 0);
 	ck_assert_int_eq(mkdir(state_dir, 0755), 0);
@@ -411,7 +309,7 @@ START_TEST(test_damaged_file_is_ebadmsg_and_reads_as_never)
 	ck_assert_int_eq(state_init(state_dir), 0);
 	path_in(path, state_dir, "targets/hello");
 	for (size_t i = 0; i < sizeof(damaged) / sizeof(damaged[0]); i++) {
-		write_file(path, damaged[i].text, damaged[i].len);
+		write_file(path, damaged[i].text, damaged[i].len, 0644);
 		memset(&out, 0x5a, sizeof(out));
 		ck_assert_msg(state_load_target(state_dir, "hello", &out) == -EBADMSG,
 		              "damaged file %zu not reported", i);
@@ -424,7 +322,7 @@ START_TEST(test_damaged_file_is_ebadmsg_and_reads_as_never)
 	memset(big, 'a', 100000);
 	memcpy(big, "last_error=", 11);
 	big[99999] = '\n';
-	write_file(path, big, 100000);
+	write_file(path, big, 100000, 0644);
 	free(big);
 	ck_assert_int_eq(state_load_target(state_dir, "hello", &out), -EBADMSG);
 	assert_never(&out);
@@ -445,7 +343,7 @@ START_TEST(test_unknown_keys_and_blank_lines_are_not_damage)
 
 	ck_assert_int_eq(state_init(state_dir), 0);
 	path_in(path, state_dir, "targets/hello");
-	write_file(path, text, sizeof(text) - 1);
+	write_file(path, text, sizeof(text) - 1, 0644);
 	ck_assert_int_eq(state_load_target(state_dir, "hello", &out), 0);
 	ck_assert_str_eq(out.version, "3.1");
 	ck_assert_int_eq(out.updated_at, 12);
@@ -523,13 +421,13 @@ START_TEST(test_last_check_round_trips_and_is_minus_one_when_never)
 	ck_assert_uint_eq(dir_entries(state_dir), 3);
 
 	/* Damage reads as never. */
-	write_file(path, "soon\n", 5);
+	write_file(path, "soon\n", 5, 0644);
 	ck_assert_int_eq(state_last_check(state_dir), -1);
-	write_file(path, "-5\n", 3);
+	write_file(path, "-5\n", 3, 0644);
 	ck_assert_int_eq(state_last_check(state_dir), -1);
-	write_file(path, "", 0);
+	write_file(path, "", 0, 0644);
 	ck_assert_int_eq(state_last_check(state_dir), -1);
-	write_file(path, "12 junk\n", 8);
+	write_file(path, "12 junk\n", 8, 0644);
 	ck_assert_int_eq(state_last_check(state_dir), -1);
 }
 END_TEST
@@ -639,7 +537,7 @@ START_TEST(test_full_disk_keeps_the_old_state_and_leaves_no_temp)
 	struct target_state in, out;
 	char dir[PATH_MAX], path[PATH_MAX], *error;
 
-	if (!mount_small_tmpfs())
+	if (!scratch_mount_tmpfs(mountpoint))
 		return;
 	path_in(dir, mountpoint, "state");
 	ck_assert_int_eq(state_init(dir), 0);
@@ -692,7 +590,7 @@ START_TEST(test_cache_dir_is_private_to_the_given_owner)
 
 	/* Kept between runs, and put right when someone changed it. */
 	path_in(want, state_dir, "cache/hello/etag");
-	write_file(want, "W/\"1\"", 5);
+	write_file(want, "W/\"1\"", 5, 0644);
 	path_in(want, state_dir, "cache/hello");
 	ck_assert_int_eq(chmod(want, 0777), 0);
 	if (geteuid() == 0)

@@ -12,19 +12,18 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
 #include "swap.h"
+#include "unit-files.h"
 #include "util.h"
 
 /* --- a random generator the tests can script --------------------------- */
@@ -122,17 +121,13 @@ static char target[256];
 static char prevpath[256];
 static char outside[128];
 static char mountpoint[128];
-static bool mounted;
 
 static void setup(void)
 {
 	rng_mode = RNG_SYSTEM;
 	rng_next = 0;
 	rng_uniform_calls = 0;
-	mounted = false;
-	(void)umask(022);
-	strcpy(tmpdir, "/tmp/check_swap.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	scratch_make(tmpdir, sizeof(tmpdir), "check_swap");
 	(void)snprintf(bindir, sizeof(bindir), "%s/bin", tmpdir);
 	(void)snprintf(target, sizeof(target), "%s/hello", bindir);
 	(void)snprintf(prevpath, sizeof(prevpath), "%s/.hello.updater-prev", bindir);
@@ -142,90 +137,21 @@ static void setup(void)
 	ck_assert_int_eq(mkdir(outside, 0755), 0);
 }
 
-/* Run ARGV (an absolute program) and return its exit status, -1 if it did not exit. */
-static int run(char *const argv[])
-{
-	int status;
-	pid_t pid = fork();
-
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-		if (null >= 0)
-			(void)dup2(null, STDOUT_FILENO);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *info)
-{
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static void teardown(void)
 {
-	if (mounted) {
-		char *const argv[] = { "/bin/umount", mountpoint, NULL };
-
-		(void)run(argv);
-		mounted = false;
-	}
-	/* The tree may hold read-only directories of a failed test: root gets through anyway. */
-	(void)nftw(tmpdir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	scratch_remove();
 }
 
 /* --- helpers ------------------------------------------------------------ */
 
-static void write_file(const char *path, const void *data, size_t len, mode_t mode)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
-	ck_assert_int_eq(fchmod(fd, mode), 0);
-	ck_assert_int_eq(close(fd), 0);
-}
-
-/* The whole file at PATH, malloc'd, and its length. */
-static uint8_t *read_file(const char *path, size_t *ret_len)
-{
-	struct stat st;
-	uint8_t *buf;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-
-	ck_assert_msg(fd >= 0, "cannot open '%s': %s", path, strerror(errno));
-	ck_assert_int_eq(fstat(fd, &st), 0);
-	buf = malloc((size_t)st.st_size + 1);
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_int_eq(read(fd, buf, (size_t)st.st_size), st.st_size);
-	(void)close(fd);
-	*ret_len = (size_t)st.st_size;
-	return buf;
-}
-
 static void assert_file_bytes(const char *path, const void *want, size_t want_len)
 {
 	size_t len;
-	uint8_t *got = read_file(path, &len);
+	char *got = read_file(path, &len);
 
 	ck_assert_msg(len == want_len, "'%s' holds %zu bytes, expected %zu", path, len, want_len);
 	ck_assert_msg(memcmp(got, want, len) == 0, "'%s' does not hold the expected bytes", path);
 	free(got);
-}
-
-static struct stat lstat_of(const char *path)
-{
-	struct stat st;
-
-	ck_assert_msg(lstat(path, &st) == 0, "lstat '%s': %s", path, strerror(errno));
-	return st;
 }
 
 static bool exists(const char *path)
@@ -1057,25 +983,6 @@ END_TEST
 
 /* --- a full disk -------------------------------------------------------- */
 
-/* Mount a 64 KiB tmpfs at MOUNTPOINT; false (and a note) when that is not possible. */
-static bool mount_small_tmpfs(void)
-{
-	char *const argv[] = { "/bin/mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs",
-		               mountpoint, NULL };
-
-	if (geteuid() != 0) {
-		fprintf(stderr, "skipped: mounting a tmpfs needs root\n");
-		return false;
-	}
-	ck_assert_int_eq(mkdir(mountpoint, 0755), 0);
-	if (run(argv) != 0) {
-		fprintf(stderr, "skipped: cannot mount a tmpfs at '%s'\n", mountpoint);
-		return false;
-	}
-	mounted = true;
-	return true;
-}
-
 START_TEST(test_full_disk_fails_the_write_and_abort_leaves_target)
 {
 	char full_target[PATH_MAX], chunk[4096];
@@ -1084,7 +991,7 @@ START_TEST(test_full_disk_fails_the_write_and_abort_leaves_target)
 	uint8_t sha[32];
 	int r = 0;
 
-	if (!mount_small_tmpfs())
+	if (!scratch_mount_tmpfs(mountpoint))
 		return;
 	(void)snprintf(full_target, sizeof(full_target), "%s/hello", mountpoint);
 	write_file(full_target, OLD, strlen(OLD), 0755);
