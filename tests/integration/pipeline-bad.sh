@@ -164,6 +164,26 @@ bad_case "hanging download script" "hello: download of 2.0 failed: the download 
 hang_pid=$(cat "$TEST_TMP/hang/pid")
 [[ -n $hang_pid ]] || fail "the hanging download script did not start"
 wait_until 10 test ! -e "/proc/$hang_pid" || fail "the hanging script's child $hang_pid survived"
+
+# While a download runs (held back until the test opens a gate), the daemon
+# answers requests: status says "downloading"; then the update completes.
+install -m 0755 "$SRCDIR/scripts/download" "$TEST_TMP/scripts-hang/download-real"
+install_script "$TEST_TMP/scripts-hang/download" "#!/bin/sh
+while [ ! -e '$TEST_TMP/hang/go' ]; do sleep 0.05; done
+exec '$TEST_TMP/scripts-hang/download-real'"
+PL_SCRIPTS_DIR=$TEST_TMP/scripts-hang pl_restart "script_timeout: 60s"
+assert_eq "$($DGRAM "$SOCK" x --reply)" queued "check request with a held download"
+downloading() {
+	[[ $(status_get 's["state"]') == downloading ]]
+}
+wait_until 20 downloading || fail "status never said downloading: $(status_json)"
+for i in 1 2 3 4 5; do
+	downloading || fail "status request $i during the download: $(status_json)"
+done
+touch "$TEST_TMP/hang/go"
+wait_until 20 daemon_idle || fail "the held download did not end"
+cmp -s "$TARGET" "$REL/hello-2.0" || fail "2.0 was not installed once the download went on"
+echo "ok: status answered during a download"
 pl_restart
 
 # A version that is not newer is refused, and that is no failure.
