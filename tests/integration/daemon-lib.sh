@@ -49,6 +49,21 @@ daemon_write_config() {
 		"    source: file://$TEST_TMP/repo"
 }
 
+# write_manifest TARGET VERSION FILE OUT: an unsigned manifest offering FILE
+# (its path as the url) as TARGET VERSION, put at OUT by a rename, mode 0644
+# (the scripts read it as nobody).
+write_manifest() {
+	{
+		echo "target=$1"
+		echo "version=$2"
+		echo "url=$3"
+		echo "size=$(stat -c %s "$3")"
+		echo "sha256=$(sha256sum "$3" | cut -d ' ' -f 1)"
+	} >"$4.tmp"
+	chmod 0644 "$4.tmp"
+	mv -f "$4.tmp" "$4"
+}
+
 # Number of check script runs so far.
 checks_run() {
 	wc -l <"$CHECKS" | tr -d ' '

@@ -22,14 +22,7 @@ UPDATERD=$TEST_TMP/bin/updaterd
 cp "$TEST_TMP/bin/updaterd" "$REPO/updaterd-2.0"
 printf '\nupdaterd 2.0\n' >>"$REPO/updaterd-2.0"
 chmod 0644 "$REPO/updaterd-2.0"
-{
-	echo "target=updaterd"
-	echo "version=2.0"
-	echo "url=$REPO/updaterd-2.0"
-	echo "size=$(stat -c %s "$REPO/updaterd-2.0")"
-	echo "sha256=$(sha256sum "$REPO/updaterd-2.0" | cut -d' ' -f1)"
-} >"$REPO/manifest"
-chmod 0644 "$REPO/manifest"
+write_manifest updaterd 2.0 "$REPO/updaterd-2.0" "$REPO/manifest"
 
 start_updaterd "$CONFIG"
 old_ino=$(stat -L -c %i "/proc/$UPDATERD_PID/exe")

@@ -22,14 +22,7 @@ publish() {
 	cp /bin/sleep "$REPO/hello-$1"
 	printf '\n# version %s\n' "$1" >>"$REPO/hello-$1"
 	chmod 0644 "$REPO/hello-$1"
-	{
-		echo "target=hello"
-		echo "version=$1"
-		echo "url=$REPO/hello-$1"
-		echo "size=$(stat -c %s "$REPO/hello-$1")"
-		echo "sha256=$(sha256sum "$REPO/hello-$1" | cut -d' ' -f1)"
-	} >"$REPO/manifest"
-	chmod 0644 "$REPO/manifest"
+	write_manifest hello "$1" "$REPO/hello-$1" "$REPO/manifest"
 }
 
 publish 1.0

@@ -47,15 +47,7 @@ publish() {
 	for off in 0 4096 $((SIZE / 2)) $((SIZE - 16)); do
 		printf '%016d' "$r" | dd of="$f" bs=1 seek="$off" conv=notrunc status=none
 	done
-	{
-		echo "target=hello"
-		echo "version=1.$r"
-		echo "url=$f"
-		echo "size=$SIZE"
-		echo "sha256=$(sha256sum "$f" | cut -d' ' -f1)"
-	} >"$REPO/manifest.tmp"
-	chmod 0644 "$REPO/manifest.tmp"
-	mv -f "$REPO/manifest.tmp" "$REPO/manifest"
+	write_manifest hello "1.$r" "$f" "$REPO/manifest"
 }
 
 now_ms() {
