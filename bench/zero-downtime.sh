@@ -57,13 +57,13 @@ ulimit -n 65536 2>/dev/null || true
 cc=${CC:-cc}
 echo "building (no sanitizers) in $work ..." >&2
 for v in 1 2; do
-	$cc -O2 -D_GNU_SOURCE -DHELLO_VERSION="\"$v\"" -I"$src/include" -I"$src/client" \
-		"$src/examples/hello-server.c" "$src/client/libupdater.c" "$src/client/libupdater-watch.c" \
+	$cc -O2 -D_GNU_SOURCE -DHELLO_VERSION="\"$v\"" -I"$src/include" -I"$src/client/lib" \
+		"$src/examples/hello-server.c" "$src/client/lib/libupdater.c" "$src/client/lib/watch.c" \
 		-o "$work/hello-$v" &
 done
 $cc -O2 -D_GNU_SOURCE "$src/tests/loadgen.c" -o "$work/loadgen" &
-$cc -O2 -D_GNU_SOURCE -I"$src/include" -I"$src/client" "$src/bench/watcher.c" \
-	"$src/client/libupdater.c" "$src/client/libupdater-watch.c" -o "$work/watcher" &
+$cc -O2 -D_GNU_SOURCE -I"$src/include" -I"$src/client/lib" "$src/bench/watcher.c" \
+	"$src/client/lib/libupdater.c" "$src/client/lib/watch.c" -o "$work/watcher" &
 wait
 mkdir "$work/bin" "$work/wbin"
 

@@ -15,10 +15,11 @@
 #include <stdint.h>
 
 #include "manifest.h"
+#include "updater-protocol.h"
 
 #define CONFIG_NAME_MAX 64
 
-#define CONFIG_DEFAULT_SOCKET "/run/updater/control.sock"
+#define CONFIG_DEFAULT_SOCKET UPDATER_PROTO_SOCKET
 #define CONFIG_DEFAULT_STATE_DIR "/var/lib/updater"
 
 struct target_config {

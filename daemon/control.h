@@ -12,7 +12,9 @@
  *     for each: control_parse(), act, set msgs[i].reply
  *     control_send_replies(fd, msgs, n);         MSG_DONTWAIT, to senders with an address
  *
- * until control_receive() returns 0 (EAGAIN). Nothing here logs.
+ * until control_receive() returns 0 (EAGAIN). The words of the protocol are
+ * in updater-protocol.h; the status reply's JSON is rendered by status.h.
+ * Nothing here logs.
  */
 #ifndef UPDATER_CONTROL_H
 #define UPDATER_CONTROL_H
@@ -25,9 +27,10 @@
 #include <sys/un.h>
 
 #include "config.h"
+#include "updater-protocol.h"
 #include "schedule.h"
 
-#define CONTROL_REQUEST_MAX 256 /* bytes in one request */
+#define CONTROL_REQUEST_MAX UPDATER_PROTO_REQUEST_MAX
 #define CONTROL_REPLY_INLINE 96 /* replies up to this size need no allocation */
 
 struct control_socket {
@@ -110,8 +113,8 @@ struct control_request {
 };
 
 /*
- * Classify one datagram: exactly one byte (any value) or "check" is a check
- * request; "status", "subscribe", "unsubscribe", "rollback TARGET" (TARGET
+ * Classify one datagram: exactly one byte (any value) is a check request;
+ * otherwise one of the request words of updater-protocol.h (rollback with
  * a valid target name). One trailing newline is tolerated, so
  * `echo status | socat ...` works. Returns 0 and fills *ret, or -EINVAL with
  * the reason for the "error REASON" reply in ERR (empty, too long, not
@@ -125,32 +128,5 @@ void control_format_check(enum schedule_answer answer, int64_t wait_ms, char *bu
 
 /* Copy TEXT into BUF keeping only printable ASCII (others become '?'). */
 void control_sanitize(const char *text, char *buf, size_t size);
-
-struct control_status_target {
-	const char *name;
-	const char *path;
-	const char *version;   /* NULL: null */
-	const char *sha256;    /* NULL or "": null */
-	int64_t updated_at;    /* < 0: null */
-	const char *last_error; /* NULL: null */
-};
-
-struct control_status {
-	const char *version;      /* the daemon's */
-	const char *state;        /* idle, checking, downloading, swapping */
-	int64_t last_check;       /* Unix seconds, < 0: null */
-	const char *last_result;  /* NULL: null */
-	int64_t next_check;       /* Unix seconds, < 0: null */
-	uint64_t received, coalesced, rejected;
-	const struct control_status_target *targets;
-	size_t n_targets;
-};
-
-/*
- * The status reply: one JSON object in pure ASCII (every other character is
- * a \u escape; bytes that are not valid UTF-8 become U+FFFD). Returns 0 and
- * a malloc'd NUL-terminated string in *ret_json, or -ENOMEM.
- */
-int control_format_status(const struct control_status *st, char **ret_json, size_t *ret_len);
 
 #endif

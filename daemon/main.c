@@ -12,7 +12,6 @@
  *
  * This is the only file that exits.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -37,11 +36,13 @@
 
 #include "config.h"
 #include "control.h"
+#include "handover.h"
 #include "log.h"
 #include "notify.h"
 #include "runner.h"
 #include "schedule.h"
 #include "state.h"
+#include "status.h"
 #include "update.h"
 #include "util.h"
 
@@ -54,12 +55,11 @@
 
 /*
  * Self-update goes through libupdater: the control socket and a memfd with
- * what the new image must carry on with (see handover_write) are kept across
+ * what the new image must carry on with (handover.h) are kept across
  * updater_reexec() under these names.
  */
 #define FDNAME_CONTROL "control"
 #define FDNAME_HANDOVER "handover"
-#define HANDOVER_MAX (1024 * 1024)
 
 struct daemon {
 	char *config_file;
@@ -271,14 +271,14 @@ static void signal_old_image(const struct target_config *target, const struct sw
 		         count == 1 ? "" : "es");
 }
 
-/* "WHAT TARGET VERSION" to every subscriber. */
+/* "WHAT TARGET VERSION" to every subscriber (WHAT: a notification prefix). */
 static void announce(struct daemon *d, const char *what, const char *target, const char *version)
 {
 	char msg[256], clean[256];
 
 	if (!d || d->subs.n == 0)
 		return;
-	(void)snprintf(msg, sizeof(msg), "%s %s %s", what, target, version ? version : "unknown");
+	(void)snprintf(msg, sizeof(msg), "%s%s %s", what, target, version ? version : "unknown");
 	control_sanitize(msg, clean, sizeof(clean));
 	(void)subscribers_send(&d->subs, d->cs.fd, clean);
 }
@@ -288,7 +288,7 @@ static void on_swapped(void *ctx, const struct target_config *target, const char
 {
 	struct daemon *d = ctx;
 
-	announce(d, "updated", target->name, version);
+	announce(d, UPDATER_NOTE_UPDATED, target->name, version);
 	signal_old_image(target, res);
 	/* We replaced our own executable: run the new one once the round is over. */
 	if (d && updater_self_changed() == 1)
@@ -300,7 +300,7 @@ static void on_rolled_back(void *ctx, const struct target_config *target, const 
 {
 	struct daemon *d = ctx;
 
-	announce(d, "rolledback", target->name, version);
+	announce(d, UPDATER_NOTE_ROLLEDBACK, target->name, version);
 	signal_old_image(target, res);
 	if (d && updater_self_changed() == 1)
 		d->reexec = true;
@@ -389,7 +389,7 @@ static void start_round(struct daemon *d, int64_t now)
 		free(d->last_result);
 		(void)snprintf(msg, sizeof(msg), "failed: cannot start: %s", strerror(-r));
 		d->last_result = strdup(msg);
-		(void)snprintf(msg, sizeof(msg), "checked failed cannot start: %s", strerror(-r));
+		(void)snprintf(msg, sizeof(msg), UPDATER_NOTE_CHECKED_FAILED " cannot start: %s", strerror(-r));
 		control_sanitize(msg, clean, sizeof(clean));
 		(void)subscribers_send(&d->subs, d->cs.fd, clean);
 		return;
@@ -411,7 +411,7 @@ static void finish_round(struct daemon *d, int64_t now)
 	log_msg(failed ? LOG_WARNING : LOG_INFO, "check: %s", summary);
 	free(d->last_result);
 	d->last_result = strdup(summary);
-	(void)snprintf(msg, sizeof(msg), "checked %s %s", failed ? "failed" : "ok", summary);
+	(void)snprintf(msg, sizeof(msg), "%s %s", failed ? UPDATER_NOTE_CHECKED_FAILED : UPDATER_NOTE_CHECKED_OK, summary);
 	control_sanitize(msg, clean, sizeof(clean));
 
 	update_round_free(d->round);
@@ -433,9 +433,9 @@ static void finish_round(struct daemon *d, int64_t now)
 static void fill_status_reply(struct daemon *d, struct control_msg *m, int64_t now)
 {
 	const struct config *c = d->config;
-	struct control_status_target *targets = calloc(c->n_targets ? c->n_targets : 1, sizeof(*targets));
+	struct status_target *targets = calloc(c->n_targets ? c->n_targets : 1, sizeof(*targets));
 	struct target_state *states = calloc(c->n_targets ? c->n_targets : 1, sizeof(*states));
-	struct control_status st = {
+	struct status_view st = {
 		.version = PACKAGE_VERSION,
 		.state = d->round ? phase_name(update_round_phase(d->round)) : "idle",
 		.last_check = d->last_check,
@@ -451,7 +451,7 @@ static void fill_status_reply(struct daemon *d, struct control_msg *m, int64_t n
 	size_t len = 0;
 
 	if (!targets || !states) {
-		control_set_replyf(m, "error out of memory");
+		control_set_replyf(m, UPDATER_REPLY_ERROR "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < c->n_targets; i++) {
@@ -459,7 +459,7 @@ static void fill_status_reply(struct daemon *d, struct control_msg *m, int64_t n
 
 		if (state_load_target(c->state_dir, t->name, &states[i]) < 0)
 			states[i] = (struct target_state){ .updated_at = -1 };
-		targets[i] = (struct control_status_target){
+		targets[i] = (struct status_target){
 			.name = t->name,
 			.path = t->path,
 			.version = states[i].version,
@@ -468,8 +468,8 @@ static void fill_status_reply(struct daemon *d, struct control_msg *m, int64_t n
 			.last_error = states[i].last_error,
 		};
 	}
-	if (control_format_status(&st, &json, &len) < 0 || control_set_reply(m, json, len) < 0)
-		control_set_replyf(m, "error out of memory");
+	if (status_render_json(&st, &json, &len) < 0 || control_set_reply(m, json, len) < 0)
+		control_set_replyf(m, UPDATER_REPLY_ERROR "out of memory");
 	free(json);
 	for (size_t i = 0; i < c->n_targets; i++)
 		target_state_clear(&states[i]);
@@ -482,23 +482,23 @@ static void subscription_reply(struct control_msg *m, int r)
 {
 	switch (r) {
 	case 0:
-		control_set_replyf(m, "ok");
+		control_set_replyf(m, "%s", UPDATER_REPLY_OK);
 		break;
 	case -EDESTADDRREQ:
-		control_set_replyf(m, "error your socket has no address to send notifications to");
+		control_set_replyf(m, UPDATER_REPLY_ERROR "your socket has no address to send notifications to");
 		break;
 	case -EUSERS:
-		control_set_replyf(m, "error too many subscribers (at most %d)", NOTIFY_SUBSCRIBERS_MAX);
+		control_set_replyf(m, UPDATER_REPLY_ERROR "too many subscribers (at most %d)", NOTIFY_SUBSCRIBERS_MAX);
 		break;
 	case -EDQUOT:
-		control_set_replyf(m, "error too many subscribers for uid %u (at most %d)", (unsigned)m->uid,
+		control_set_replyf(m, UPDATER_REPLY_ERROR "too many subscribers for uid %u (at most %d)", (unsigned)m->uid,
 		                   NOTIFY_SUBSCRIBERS_PER_UID);
 		break;
 	case -ENOENT:
-		control_set_replyf(m, "error not subscribed");
+		control_set_replyf(m, UPDATER_REPLY_ERROR "not subscribed");
 		break;
 	default:
-		control_set_replyf(m, "error %s", strerror(-r));
+		control_set_replyf(m, UPDATER_REPLY_ERROR "%s", strerror(-r));
 		break;
 	}
 }
@@ -510,18 +510,18 @@ static void handle_rollback(struct daemon *d, struct control_msg *m, const char 
 	int r;
 
 	if (d->round) {
-		control_set_replyf(m, "error busy: a check is running, try again when it is over");
+		control_set_replyf(m, UPDATER_REPLY_ERROR "busy: a check is running, try again when it is over");
 		return;
 	}
 	r = update_rollback(&d->opts, &d->hooks, target, &version, err, sizeof(err));
 	if (r < 0) {
 		log_warn("rollback of %s failed: %s", target, err[0] ? err : strerror(-r));
-		control_set_replyf(m, "error %s", err[0] ? err : strerror(-r));
+		control_set_replyf(m, UPDATER_REPLY_ERROR "%s", err[0] ? err : strerror(-r));
 		return;
 	}
 	log_notice("%s: rolled back to %s (requested by uid 0, pid %d)", target, version ? version : "unknown",
 	           (int)m->pid);
-	control_set_replyf(m, "ok %s", version ? version : "unknown");
+	control_set_replyf(m, UPDATER_REPLY_OK_VALUE "%s", version ? version : "unknown");
 	free(version);
 }
 
@@ -537,7 +537,7 @@ static void handle_request(struct daemon *d, struct control_msg *m, int64_t now)
 	if (control_parse(m->buf, m->len, m->truncated, &req, err, sizeof(err)) < 0) {
 		d->rejected++;
 		log_debug("rejected a request from uid %d: %s", m->has_creds ? (int)m->uid : -1, err);
-		control_set_replyf(m, "error %s", err);
+		control_set_replyf(m, UPDATER_REPLY_ERROR "%s", err);
 		return;
 	}
 	switch (req.command) {
@@ -563,7 +563,7 @@ static void handle_request(struct daemon *d, struct control_msg *m, int64_t now)
 		if (!m->has_creds || m->uid != 0) {
 			d->rejected++;
 			log_debug("refused rollback of %s from uid %d", req.target, m->has_creds ? (int)m->uid : -1);
-			control_set_replyf(m, "error permission denied: rollback needs root");
+			control_set_replyf(m, UPDATER_REPLY_ERROR "permission denied: rollback needs root");
 			break;
 		}
 		handle_rollback(d, m, req.target);
@@ -656,164 +656,74 @@ static void arm_timer(struct daemon *d, int64_t deadline)
 }
 
 /*
- * What a re-executed image needs to carry on where this one stops, as text
- * lines in a memfd (the new image may be another version, so no struct is
- * shared):
- *     updaterd-handover 1
- *     counters RECEIVED COALESCED REJECTED
- *     pending 0|1                  a check request is waiting
- *     last_start_ago MS            the last check started MS ago
- *     socket DEV INO HEXPATH       the socket file we created, to remove at stop
- *     last_result HEXTEXT
- *     subscriber UID HEXADDR       one per subscriber
- * The memfd is made once and rewritten before every attempt, so a failed
- * re-exec leaves nothing stale behind. Returns its descriptor (close-on-exec;
- * libupdater clears that for the exec), or a negative errno.
+ * What a re-executed image needs to carry on where this one stops, in a
+ * memfd made once (handover.h has the format). Returns its descriptor
+ * (close-on-exec; libupdater clears that for the exec), or a negative errno.
  */
-static int handover_write(struct daemon *d, int64_t now)
+static int handover_save(struct daemon *d, int64_t now)
 {
-	FILE *f;
-	int copy;
+	const struct handover h = {
+		.received = d->received,
+		.coalesced = d->coalesced,
+		.rejected = d->rejected,
+		.pending = d->sched.pending,
+		.has_last_start = d->sched.last_start != INT64_MIN,
+		.last_start_ago_ms = now - d->sched.last_start,
+		.socket_path = d->cs.path,
+		.socket_dev = d->cs.dev,
+		.socket_ino = d->cs.ino,
+		.last_result = d->last_result,
+		.subs = d->subs,
+	};
+	int r;
 
 	if (d->handover_fd < 0) {
 		d->handover_fd = memfd_create("updaterd-handover", MFD_CLOEXEC);
 		if (d->handover_fd < 0)
 			return -errno;
 	}
-	if (ftruncate(d->handover_fd, 0) < 0)
-		return -errno;
-	copy = fcntl(d->handover_fd, F_DUPFD_CLOEXEC, 0);
-	f = copy >= 0 ? fdopen(copy, "w") : NULL;
-	if (!f) {
-		int r = -errno;
-
-		if (copy >= 0)
-			(void)close(copy);
-		return r;
-	}
-	(void)fprintf(f, "updaterd-handover 1\ncounters %" PRIu64 " %" PRIu64 " %" PRIu64 "\npending %d\n",
-	              d->received, d->coalesced, d->rejected, d->sched.pending ? 1 : 0);
-	if (d->sched.last_start != INT64_MIN)
-		(void)fprintf(f, "last_start_ago %" PRId64 "\n", now - d->sched.last_start);
-	if (d->cs.path) {
-		char hex[2 * PATH_MAX + 1];
-		size_t len = strlen(d->cs.path);
-
-		if (len < PATH_MAX) {
-			hex_encode((const uint8_t *)d->cs.path, len, hex);
-			(void)fprintf(f, "socket %ju %ju %s\n", (uintmax_t)d->cs.dev, (uintmax_t)d->cs.ino, hex);
-		}
-	}
-	if (d->last_result && strlen(d->last_result) < 4096) {
-		char hex[8193];
-
-		hex_encode((const uint8_t *)d->last_result, strlen(d->last_result), hex);
-		(void)fprintf(f, "last_result %s\n", hex);
-	}
-	for (size_t i = 0; i < d->subs.n; i++) {
-		char hex[2 * sizeof(struct sockaddr_un) + 1];
-
-		hex_encode((const uint8_t *)&d->subs.v[i].addr, d->subs.v[i].addrlen, hex);
-		(void)fprintf(f, "subscriber %u %s\n", (unsigned)d->subs.v[i].uid, hex);
-	}
-	if (fclose(f) != 0)
-		return -errno;
-	return d->handover_fd;
-}
-
-/* HEX (2n digits) -> n bytes in OUT (at most SIZE). Returns n, or -1. */
-static ssize_t hex_decode(const char *hex, uint8_t *out, size_t size)
-{
-	size_t len = strlen(hex), n = len / 2;
-
-	if (len % 2 || n > size)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		unsigned v;
-
-		if (sscanf(hex + 2 * i, "%2x", &v) != 1 || !isxdigit((unsigned char)hex[2 * i]) ||
-		    !isxdigit((unsigned char)hex[2 * i + 1]))
-			return -1;
-		out[i] = (uint8_t)v;
-	}
-	return (ssize_t)n;
-}
-
-static void handover_line(struct daemon *d, char *line, int64_t now)
-{
-	char word[32], hex[8200];
-	uint64_t a, b, c;
-	uintmax_t dev, ino;
-	int64_t ago;
-	unsigned uid;
-	int pending;
-
-	if (sscanf(line, "counters %" SCNu64 " %" SCNu64 " %" SCNu64, &a, &b, &c) == 3) {
-		d->received = a;
-		d->coalesced = b;
-		d->rejected = c;
-	} else if (sscanf(line, "pending %d", &pending) == 1) {
-		if (pending)
-			d->sched.pending = true;
-	} else if (sscanf(line, "last_start_ago %" SCNd64, &ago) == 1) {
-		if (ago >= 0)
-			d->sched.last_start = now - ago;
-	} else if (sscanf(line, "socket %ju %ju %8199s", &dev, &ino, hex) == 3 && d->cs.activated && !d->cs.path) {
-		uint8_t path[PATH_MAX];
-		ssize_t n = hex_decode(hex, path, sizeof(path) - 1);
-
-		if (n > 0) {
-			path[n] = '\0';
-			d->cs.path = strdup((const char *)path);
-			d->cs.dev = (dev_t)dev;
-			d->cs.ino = (ino_t)ino;
-		}
-	} else if (sscanf(line, "last_result %8199s", hex) == 1) {
-		uint8_t text[4097];
-		ssize_t n = hex_decode(hex, text, sizeof(text) - 1);
-
-		if (n >= 0) {
-			text[n] = '\0';
-			free(d->last_result);
-			d->last_result = strdup((const char *)text);
-		}
-	} else if (sscanf(line, "subscriber %u %300s", &uid, hex) == 2) {
-		struct sockaddr_un sa;
-		ssize_t n = hex_decode(hex, (uint8_t *)&sa, sizeof(sa));
-
-		if (n > 0)
-			(void)subscribers_add(&d->subs, &sa, (socklen_t)n, (uid_t)uid);
-	} else if (sscanf(line, "%31s", word) == 1 && strcmp(word, "updaterd-handover") != 0) {
-		log_debug("handover: ignoring '%s'", word);
-	}
+	r = handover_write(d->handover_fd, &h);
+	return r < 0 ? r : d->handover_fd;
 }
 
 /* In a re-executed image: take over what the previous one handed over. */
-static void handover_read(struct daemon *d, int64_t now)
+static void handover_take(struct daemon *d, int64_t now)
 {
-	int fd = updater_inherited_fd(FDNAME_HANDOVER);
-	char *buf = NULL, *line, *save = NULL;
-	ssize_t n;
-	size_t len = 0;
+	int fd = updater_inherited_fd(FDNAME_HANDOVER), r;
+	struct handover h;
 
 	if (fd < 0)
 		return;
-	buf = malloc(HANDOVER_MAX + 1);
-	if (buf && lseek(fd, 0, SEEK_SET) == 0) {
-		while (len < HANDOVER_MAX && (n = read(fd, buf + len, HANDOVER_MAX - len)) > 0)
-			len += (size_t)n;
-	}
+	r = handover_read(fd, &h);
 	(void)close(fd);
-	if (!buf)
+	if (r < 0) {
+		log_warn("cannot read what the previous image handed over: %s", strerror(-r));
 		return;
-	buf[len] = '\0';
-	if (strncmp(buf, "updaterd-handover 1\n", 20) == 0) {
-		for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-			handover_line(d, line, now);
-		log_info("carried on after re-executing: %zu subscriber%s kept", d->subs.n,
-		         d->subs.n == 1 ? "" : "s");
 	}
-	free(buf);
+	d->received = h.received;
+	d->coalesced = h.coalesced;
+	d->rejected = h.rejected;
+	if (h.pending)
+		d->sched.pending = true;
+	if (h.has_last_start)
+		d->sched.last_start = now - h.last_start_ago_ms;
+	/* Only a socket that came to us without a path of its own. */
+	if (h.socket_path && d->cs.activated && !d->cs.path) {
+		d->cs.path = h.socket_path;
+		d->cs.dev = h.socket_dev;
+		d->cs.ino = h.socket_ino;
+		h.socket_path = NULL;
+	}
+	if (h.last_result) {
+		free(d->last_result);
+		d->last_result = h.last_result;
+		h.last_result = NULL;
+	}
+	subscribers_free(&d->subs);
+	d->subs = h.subs;
+	h.subs = (struct subscribers){ 0 };
+	handover_clear(&h);
+	log_info("carried on after re-executing: %zu subscriber%s kept", d->subs.n, d->subs.n == 1 ? "" : "s");
 }
 
 /*
@@ -833,7 +743,7 @@ static void do_reexec(struct daemon *d)
 		log_err("cannot re-execute: cannot keep the control socket: %s", strerror(-r));
 		return;
 	}
-	hfd = handover_write(d, now_boottime_ms());
+	hfd = handover_save(d, now_boottime_ms());
 	if (hfd >= 0)
 		r = updater_keep_fd(hfd, FDNAME_HANDOVER);
 	else
@@ -993,7 +903,7 @@ static int cmd_daemon(const char *file, const int *passed, size_t n_passed)
 	}
 	params = schedule_params_of(d.config);
 	schedule_init(&d.sched, &params, NULL, now, since);
-	handover_read(&d, now);
+	handover_take(&d, now);
 
 	d.watchdog_ms = notify_watchdog_interval_ms();
 	d.watchdog_next = now + d.watchdog_ms;

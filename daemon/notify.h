@@ -4,10 +4,9 @@
  * Three audiences:
  *   - systemd, by the sd_notify(3) protocol: READY=1, STATUS=, WATCHDOG=1,
  *     RELOADING=1, STOPPING=1. Without NOTIFY_SOCKET these cost nothing.
- *   - subscribers on the control socket (SPEC section 4): clients that sent
- *     "subscribe" get one datagram per event ("updated TARGET VERSION",
- *     "rolledback TARGET VERSION", "checked ok|failed SUMMARY"), sent with
- *     MSG_DONTWAIT so a client that does not read never slows the daemon; a
+ *   - subscribers on the control socket (SPEC section 4): clients that
+ *     subscribed get one datagram per event (the notifications of
+ *     updater-protocol.h), sent with MSG_DONTWAIT so a client that does not read never slows the daemon; a
  *     subscriber whose socket is gone is dropped.
  *   - processes still running a replaced file, which get the target's
  *     configured signal (SPEC section 8, step 8).

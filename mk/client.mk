@@ -1,41 +1,44 @@
 # Clients: libupdater (shared library, header, updater.pc), updaterctl, the
 # hello-server example, and their tests.
 
-# libupdater exports only the names of SPEC section 11 (client/libupdater.sym).
+# libupdater exports only the names of SPEC section 11 (client/lib/libupdater.sym).
 lib_LTLIBRARIES += libupdater.la
 include_HEADERS = include/updater.h
+# The wire format of the sockets: shared by the daemon and every client, not installed.
+noinst_HEADERS = include/updater-protocol.h
 
 dist_man_MANS += man/libupdater.3 man/updaterctl.1
 # The code is built once, into a convenience library: the shared library is
 # made of it, and updaterd links it in statically for its own self-update.
 noinst_LTLIBRARIES += libupdater-core.la
 libupdater_core_la_SOURCES = \
-	client/libupdater.c \
-	client/libupdater-watch.c \
-	client/libupdater-internal.h
+	client/lib/libupdater.c \
+	client/lib/watch.c \
+	client/lib/watch.h \
+	client/lib/internal.h
 libupdater_la_SOURCES =
 libupdater_la_LIBADD = libupdater-core.la
 libupdater_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 \
-	-Wl,--version-script=$(srcdir)/client/libupdater.sym
-EXTRA_libupdater_la_DEPENDENCIES = client/libupdater.sym
-EXTRA_DIST += client/libupdater.sym client/updater.pc.in
+	-Wl,--version-script=$(srcdir)/client/lib/libupdater.sym
+EXTRA_libupdater_la_DEPENDENCIES = client/lib/libupdater.sym
+EXTRA_DIST += client/lib/libupdater.sym client/lib/updater.pc.in
 
 pkgconfigdir = $(libdir)/pkgconfig
-pkgconfig_DATA = client/updater.pc
-CLEANFILES += client/updater.pc
-client/updater.pc: $(srcdir)/client/updater.pc.in Makefile
-	$(AM_V_GEN)$(MKDIR_P) client && sed \
+pkgconfig_DATA = client/lib/updater.pc
+CLEANFILES += client/lib/updater.pc
+client/lib/updater.pc: $(srcdir)/client/lib/updater.pc.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) client/lib && sed \
 		-e 's|@prefix[@]|$(prefix)|g' \
 		-e 's|@exec_prefix[@]|$(exec_prefix)|g' \
 		-e 's|@libdir[@]|$(libdir)|g' \
 		-e 's|@includedir[@]|$(includedir)|g' \
 		-e 's|@PACKAGE_VERSION[@]|$(PACKAGE_VERSION)|g' \
-		< $(srcdir)/client/updater.pc.in > $@
+		< $(srcdir)/client/lib/updater.pc.in > $@
 
 # updaterctl speaks the socket protocol itself; it needs only the header's
 # default socket path.
 bin_PROGRAMS += updaterctl
-updaterctl_SOURCES = client/updaterctl.c
+updaterctl_SOURCES = client/ctl/updaterctl.c
 updaterctl_LDADD = -lm
 
 

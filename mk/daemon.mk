@@ -5,6 +5,8 @@ libupdaterd_la_SOURCES = \
 	daemon/log.c daemon/log.h \
 	daemon/util.c daemon/util.h \
 	daemon/control.c daemon/control.h \
+	daemon/status.c daemon/status.h \
+	daemon/handover.c daemon/handover.h \
 	daemon/schedule.c daemon/schedule.h \
 	daemon/notify.c daemon/notify.h
 libupdaterd_la_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(YAML_CFLAGS) $(SODIUM_CFLAGS)
@@ -14,11 +16,14 @@ libupdaterd_la_LIBADD = $(SYSTEMD_LIBS) $(YAML_LIBS) $(SODIUM_LIBS)
 UNIT_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SODIUM_CFLAGS)
 UNIT_LDADD = libupdaterd.la $(CHECK_LIBS)
 
-check_PROGRAMS += tests/check_control tests/check_schedule
-TESTS += tests/check_control tests/check_schedule
+check_PROGRAMS += tests/check_control tests/check_status tests/check_schedule
+TESTS += tests/check_control tests/check_status tests/check_schedule
 tests_check_control_SOURCES = tests/check_control.c
 tests_check_control_CFLAGS = $(UNIT_CFLAGS)
 tests_check_control_LDADD = $(UNIT_LDADD)
+tests_check_status_SOURCES = tests/check_status.c
+tests_check_status_CFLAGS = $(UNIT_CFLAGS)
+tests_check_status_LDADD = $(UNIT_LDADD)
 tests_check_schedule_SOURCES = tests/check_schedule.c
 tests_check_schedule_CFLAGS = $(UNIT_CFLAGS)
 tests_check_schedule_LDADD = $(UNIT_LDADD)

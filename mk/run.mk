@@ -1,19 +1,21 @@
 # updater-run: the supervisor (and container PID 1) that restarts programs
-# into new versions. It links nothing of the project: it must run alone.
+# into new versions. It must run alone, so it links libupdater's code
+# statically (the convenience library, for its watch), nothing shared.
 bin_PROGRAMS += updater-run
 updater_run_SOURCES = \
-	client/updater-run.c client/run.h \
-	client/run-log.c client/run-signal.c client/run-tree.c \
-	client/run-listen.c client/run-notify.c client/run-watch.c \
-	client/run-backoff.c
+	client/run/main.c client/run/run.h \
+	client/run/log.c client/run/signal.c client/run/tree.c \
+	client/run/listen.c client/run/notify.c client/run/watch.c \
+	client/run/backoff.c
+updater_run_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/client/lib
+updater_run_LDADD = libupdater-core.la
 
 dist_man_MANS += man/updater-run.1
 
-# Check suite for updater-run's pure rules: it links only the modules it
-# tests, like updater-run itself links nothing of the project.
+# Check suite for updater-run's pure rules: it links only the modules it tests.
 check_PROGRAMS += tests/check_run
-tests_check_run_SOURCES = tests/check_run.c client/run-backoff.c client/run.h
-tests_check_run_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/client
+tests_check_run_SOURCES = tests/check_run.c client/run/backoff.c client/run/run.h
+tests_check_run_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/client/run -I$(top_srcdir)/client/lib
 tests_check_run_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_run_LDADD = $(CHECK_LIBS)
 TESTS += tests/check_run

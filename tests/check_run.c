@@ -1,4 +1,4 @@
-/* check_run.c - updater-run's pure rules: the --restart backoff (run-backoff.c). */
+/* check_run.c - updater-run's pure rules: the --restart backoff (client/run/backoff.c). */
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* run-notify.c - see run.h: the sd_notify protocol, receiving side. */
+/* notify.c - see run.h: the sd_notify protocol, receiving side. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

@@ -2,14 +2,14 @@
  * run.h - the modules of updater-run, the supervisor that restarts programs
  * into new versions.
  *
- *   updater-run.c   options, the event loop, starting a generation of PROGRAM
- *   run-log.c       "updater-run: " lines on stderr
- *   run-signal.c    signal names <-> numbers
- *   run-tree.c      the tree of processes under updater-run: reap, kill, cgroup
- *   run-listen.c    --listen sockets, handed to every start as LISTEN_FDS
- *   run-notify.c    the NOTIFY_SOCKET a program sends READY=1 to
- *   run-watch.c     --restart-on-update: inotify and updaterd notifications
- *   run-backoff.c   --restart: the wait before the next start
+ *   main.c          options, the event loop, starting a generation of PROGRAM
+ *   log.c           "updater-run: " lines on stderr
+ *   signal.c        signal names <-> numbers
+ *   tree.c          the tree of processes under updater-run: reap, kill, cgroup
+ *   listen.c        --listen sockets, handed to every start as LISTEN_FDS
+ *   notify.c        the NOTIFY_SOCKET a program sends READY=1 to
+ *   watch.c         --restart-on-update: has PROGRAM's file been replaced
+ *   backoff.c       --restart: the wait before the next start
  *
  * Functions return 0 (or a count or a descriptor) on success and a negative
  * errno value on failure; output parameters are named ret_* and are left
@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-/* ---- run-log.c ---------------------------------------------------------- */
+/* ---- log.c -------------------------------------------------------------- */
 
 enum run_log_level {
 	RUN_LOG_ERR,
@@ -46,14 +46,14 @@ void run_log(enum run_log_level level, const char *fmt, ...) __attribute__((form
 #define log_info(...) run_log(RUN_LOG_INFO, __VA_ARGS__)
 #define log_debug(...) run_log(RUN_LOG_DEBUG, __VA_ARGS__)
 
-/* ---- run-signal.c ------------------------------------------------------- */
+/* ---- signal.c ----------------------------------------------------------- */
 
 /* "TERM", "SIGTERM", "sigterm" or "15" -> 15; -EINVAL for anything else. */
 int signal_from_string(const char *s);
 /* 15 -> "SIGTERM"; an unnamed signal -> "signal N" in a static buffer. */
 const char *signal_to_string(int sig);
 
-/* ---- run-tree.c --------------------------------------------------------- */
+/* ---- tree.c ------------------------------------------------------------- */
 
 /*
  * Every process that starts under updater-run ends as its child: PROGRAM is
@@ -96,7 +96,7 @@ bool tree_has_children(void);
  * cannot be known (no usable /proc). */
 bool tree_contains(const struct tree *t, pid_t pid);
 
-/* ---- run-listen.c ------------------------------------------------------- */
+/* ---- listen.c ----------------------------------------------------------- */
 
 #define LISTEN_NAME_MAX 255
 
@@ -117,7 +117,7 @@ int listen_open(struct listen_sock *l, const char **ret_what);
 int listen_adopt(struct listen_sock **ret_socks, size_t *ret_n);
 void listen_close(struct listen_sock *l);
 
-/* ---- run-notify.c ------------------------------------------------------- */
+/* ---- notify.c ----------------------------------------------------------- */
 
 /* A datagram socket on a random abstract address, credentials on. The
  * NOTIFY_SOCKET value ("@...") is written to ret_addr (size len). */
@@ -138,45 +138,41 @@ int notify_receive(int fd, struct notify_msg *ret);
  * updater-run, itself under a service manager, passes readiness on. */
 int notify_send(const char *addr, const char *msg);
 
-/* ---- run-watch.c -------------------------------------------------------- */
+/* ---- watch.c ------------------------------------------------------------ */
 
 /*
- * Noticing that PROGRAM's file was replaced: inotify on its directory (and,
- * for a symlink, on the directory of the file it points to), and a
- * subscription to updaterd's control socket when there is one. Either only
- * says "look again": the decision is always the same comparison of the
- * device and inode now at the path with those of the started file.
+ * Noticing that PROGRAM's file was replaced. The events come from
+ * libupdater's watch (client/lib/watch.h: inotify on every directory the
+ * path goes through, and updaterd's notifications); they only say "look
+ * again". The decision is always the same comparison of the device and
+ * inode now at the path with those of the file last started.
  */
-struct watch {
-	const char *path;   /* absolute */
-	int inotify_fd;     /* or -1 */
-	int sub_fd;         /* subscription to updaterd, or -1 */
+#include "watch.h"
+
+struct program_watch {
+	struct watch events; /* events.epfd < 0: not watching */
 	bool have_started;
-	dev_t dev;          /* of the file last started */
+	dev_t dev;           /* of the file last started */
 	ino_t ino;
 };
 
-int watch_open(struct watch *w, const char *path);
-/* Subscribe to updaterd's control socket (UPDATER_SOCKET or the default)
- * if it exists. 0 when subscribed, -errno otherwise (not fatal). */
-int watch_subscribe(struct watch *w);
-void watch_close(struct watch *w);
+/* Watch PATH (absolute). 0, or a negative errno (then nothing is watched). */
+int program_watch_open(struct program_watch *w, const char *path);
+void program_watch_close(struct program_watch *w);
 /* Remember the file at the path as the running one (call before a start). */
-void watch_note_started(struct watch *w);
-/* Drain the descriptor; true when the file at the path is now another one,
- * complete (a regular, executable file). */
-bool watch_handle_inotify(struct watch *w);
-bool watch_handle_sub(struct watch *w);
-bool watch_changed(const struct watch *w);
+void program_watch_note_started(struct program_watch *w);
+/* Drain the events: what was seen (WATCH_SAW_* bits) when the file at the
+ * path is now another one, complete (a regular, executable file); else 0. */
+unsigned program_watch_handle(struct program_watch *w);
 
-/* ---- run-backoff.c ------------------------------------------------------ */
+/* ---- backoff.c ---------------------------------------------------------- */
 
 /* The wait, in seconds, before PROGRAM starts again after a start that ran
  * for UPTIME_MS and came after a wait of PREV_S (0 before the first wait):
  * 1 s, doubling up to 60 s, and 1 s again once a start ran for 60 s. */
 unsigned run_backoff_next(unsigned prev_s, int64_t uptime_ms);
 
-/* ---- updater-run.c helpers shared with modules -------------------------- */
+/* ---- main.c helpers shared with modules ------------------------------- */
 
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t run_now_ms(void);

@@ -1,5 +1,5 @@
 /*
- * libupdater-internal.h - state shared by the files of libupdater.
+ * internal.h - state shared by the files of libupdater.
  *
  * The library keeps one process-wide state: a process runs one executable.
  * Nothing here is exported (libupdater.sym exports only updater_*).
@@ -30,9 +30,6 @@ struct updater_state {
 };
 
 extern struct updater_state updater_state_;
-
-/* The daemon's socket: UPDATER_SOCKET (not for set-uid callers) or the default. */
-const char *updater_socket_path_(void);
 
 /*
  * The environment variable that hands the library's inotify instance to the

@@ -1,4 +1,4 @@
-/* run-backoff.c - see run.h: the wait before PROGRAM starts again. */
+/* backoff.c - see run.h: the wait before PROGRAM starts again. */
 #include "run.h"
 
 #define BACKOFF_MAX_S 60

@@ -1,4 +1,4 @@
-/* run-log.c - see run.h. */
+/* log.c - see run.h. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>

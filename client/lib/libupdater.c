@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "updater.h"
-#include "libupdater-internal.h"
+#include "internal.h"
 
 extern char **environ;
 

@@ -1,4 +1,4 @@
-/* run-tree.c - see run.h: the processes under updater-run. */
+/* tree.c - see run.h: the processes under updater-run. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

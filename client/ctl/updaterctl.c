@@ -6,8 +6,9 @@
  *   updaterctl [--socket PATH] watch
  *   updaterctl [--socket PATH] rollback TARGET
  *
- * One datagram is one request; the client socket is autobound so the daemon
- * can answer, and connected to the daemon's socket so nobody else can.
+ * One datagram is one request (the words are in updater-protocol.h); the
+ * client socket is autobound so the daemon can answer, and connected to the
+ * daemon's socket so nobody else can.
  * Exit codes: 0 done, 1 the daemon reported a failure, 2 usage, 3 the daemon
  * is not reachable.
  */
@@ -28,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "updater.h"
+#include "updater-protocol.h"
 
 #define EXIT_FAILED 1
 #define EXIT_USAGE 2
@@ -36,8 +37,8 @@
 
 #define REPLY_TIMEOUT_MS 5000
 #define WAIT_DEFAULT_SEC 900
-#define REQUEST_MAX 256
-#define DGRAM_MAX (256 * 1024)
+#define REQUEST_MAX UPDATER_PROTO_REQUEST_MAX
+#define DGRAM_MAX UPDATER_PROTO_REPLY_MAX
 
 static const char *socket_path;
 static volatile sig_atomic_t got_signal;
@@ -55,7 +56,7 @@ static void usage(FILE *f)
 		"\n"
 		"The socket is PATH, $UPDATER_SOCKET or %s.\n"
 		"Exit: 0 done, 1 the daemon reported a failure, 2 usage, 3 not reachable.\n",
-		WAIT_DEFAULT_SEC, UPDATER_DEFAULT_SOCKET);
+		WAIT_DEFAULT_SEC, UPDATER_PROTO_SOCKET);
 }
 
 static void __attribute__((format(printf, 1, 2))) warnx_(const char *fmt, ...)
@@ -182,15 +183,7 @@ static ssize_t ctl_recv(int fd, char *buf, size_t size, int64_t deadline, const 
 	}
 }
 
-static bool has_prefix(const char *s, const char *prefix)
-{
-	return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-static bool is_notification(const char *s)
-{
-	return has_prefix(s, "updated ") || has_prefix(s, "rolledback ") || has_prefix(s, "checked ");
-}
+#define has_prefix updater_proto_has_prefix
 
 /*
  * The daemon's reply to what was just sent. Notifications that arrive first
@@ -214,7 +207,7 @@ static void ctl_reply(int fd, char *buf, size_t size, const sigset_t *waitmask)
 			warnx_("no reply from the daemon at '%s': %s", socket_path, strerror((int)-n));
 			exit(unreachable_errno((int)-n) ? EXIT_UNREACHABLE : EXIT_FAILED);
 		}
-		if (!is_notification(buf))
+		if (!updater_proto_is_note(buf))
 			return;
 	}
 }
@@ -230,7 +223,7 @@ static void print_safe(FILE *f, const char *s)
 static int fail_reply(const char *what, const char *reply)
 {
 	fprintf(stderr, "updaterctl: %s: ", what);
-	print_safe(stderr, has_prefix(reply, "error ") ? reply + 6 : reply);
+	print_safe(stderr, has_prefix(reply, UPDATER_REPLY_ERROR) ? reply + strlen(UPDATER_REPLY_ERROR) : reply);
 	return EXIT_FAILED;
 }
 
@@ -247,7 +240,8 @@ static int flush_stdout(void)
 
 static bool is_check_answer(const char *reply)
 {
-	return strcmp(reply, "queued") == 0 || strcmp(reply, "running") == 0 || has_prefix(reply, "deferred ");
+	return strcmp(reply, UPDATER_REPLY_QUEUED) == 0 || strcmp(reply, UPDATER_REPLY_RUNNING) == 0 ||
+	       has_prefix(reply, UPDATER_REPLY_DEFERRED);
 }
 
 static int cmd_check(int fd, bool wait, double wait_sec, const sigset_t *waitmask)
@@ -263,17 +257,17 @@ static int cmd_check(int fd, bool wait, double wait_sec, const sigset_t *waitmas
 	}
 	if (wait) {
 		/* Subscribed before asking, so the end of our check cannot be missed. */
-		ctl_send(fd, "subscribe");
+		ctl_send(fd, UPDATER_REQ_SUBSCRIBE);
 		ctl_reply(fd, buf, DGRAM_MAX, waitmask);
-		if (strcmp(buf, "ok") != 0) {
-			ret = fail_reply("subscribe", buf);
+		if (strcmp(buf, UPDATER_REPLY_OK) != 0) {
+			ret = fail_reply(UPDATER_REQ_SUBSCRIBE, buf);
 			goto out;
 		}
 	}
-	ctl_send(fd, "check");
+	ctl_send(fd, UPDATER_REQ_CHECK);
 	ctl_reply(fd, buf, DGRAM_MAX, waitmask);
 	if (!is_check_answer(buf)) {
-		ret = fail_reply("check", buf);
+		ret = fail_reply(UPDATER_REQ_CHECK, buf);
 		goto unsubscribe;
 	}
 	print_safe(stdout, buf);
@@ -284,7 +278,7 @@ static int cmd_check(int fd, bool wait, double wait_sec, const sigset_t *waitmas
 	(void)flush_stdout();
 
 	/* "running": the round under way ends first, then ours. */
-	checks_to_see = strcmp(buf, "running") == 0 ? 2 : 1;
+	checks_to_see = strcmp(buf, UPDATER_REPLY_RUNNING) == 0 ? 2 : 1;
 	deadline = now_ms() + (int64_t)llround(wait_sec * 1000.0);
 	for (;;) {
 		ssize_t n = ctl_recv(fd, buf, DGRAM_MAX, deadline, waitmask);
@@ -299,24 +293,24 @@ static int cmd_check(int fd, bool wait, double wait_sec, const sigset_t *waitmas
 			warnx_("waiting for the daemon at '%s': %s", socket_path, strerror((int)-n));
 			break;
 		}
-		if (has_prefix(buf, "updated ") || has_prefix(buf, "rolledback ")) {
+		if (updater_proto_is_change(buf)) {
 			print_safe(stdout, buf);
 			(void)flush_stdout();
 			continue;
 		}
-		if (!has_prefix(buf, "checked ") || --checks_to_see > 0)
+		if (!has_prefix(buf, UPDATER_NOTE_CHECKED) || --checks_to_see > 0)
 			continue;
-		/* "checked ok|failed SUMMARY": the word is for the exit code, the summary for people. */
-		summary = strchr(buf + strlen("checked "), ' ');
-		print_safe(stdout, summary ? summary + 1 : buf + strlen("checked "));
-		ret = has_prefix(buf, "checked ok") ? 0 : EXIT_FAILED;
+		/* The end of a round: ok or failed is for the exit code, the summary for people. */
+		summary = strchr(buf + strlen(UPDATER_NOTE_CHECKED), ' ');
+		print_safe(stdout, summary ? summary + 1 : buf + strlen(UPDATER_NOTE_CHECKED));
+		ret = has_prefix(buf, UPDATER_NOTE_CHECKED_OK) ? 0 : EXIT_FAILED;
 		if (flush_stdout() < 0)
 			ret = EXIT_FAILED;
 		break;
 	}
 unsubscribe:
 	if (wait)
-		(void)send(fd, "unsubscribe", 11, MSG_DONTWAIT | MSG_NOSIGNAL);
+		(void)send(fd, UPDATER_REQ_UNSUBSCRIBE, strlen(UPDATER_REQ_UNSUBSCRIBE), MSG_DONTWAIT | MSG_NOSIGNAL);
 out:
 	free(buf);
 	return ret;
@@ -687,10 +681,10 @@ static int cmd_status(int fd, bool json, const sigset_t *waitmask)
 		warnx_("%s", strerror(ENOMEM));
 		return EXIT_FAILED;
 	}
-	ctl_send(fd, "status");
+	ctl_send(fd, UPDATER_REQ_STATUS);
 	ctl_reply(fd, buf, DGRAM_MAX, waitmask);
 	if (buf[0] != '{') {
-		ret = fail_reply("status", buf);
+		ret = fail_reply(UPDATER_REQ_STATUS, buf);
 	} else if (json) {
 		print_safe(stdout, buf);
 		ret = flush_stdout() < 0 ? EXIT_FAILED : 0;
@@ -712,10 +706,10 @@ static int cmd_watch(int fd, const sigset_t *waitmask)
 		warnx_("%s", strerror(ENOMEM));
 		return EXIT_FAILED;
 	}
-	ctl_send(fd, "subscribe");
+	ctl_send(fd, UPDATER_REQ_SUBSCRIBE);
 	ctl_reply(fd, buf, DGRAM_MAX, waitmask);
-	if (strcmp(buf, "ok") != 0) {
-		ret = fail_reply("subscribe", buf);
+	if (strcmp(buf, UPDATER_REPLY_OK) != 0) {
+		ret = fail_reply(UPDATER_REQ_SUBSCRIBE, buf);
 		free(buf);
 		return ret;
 	}
@@ -735,7 +729,7 @@ static int cmd_watch(int fd, const sigset_t *waitmask)
 			break;
 		}
 	}
-	(void)send(fd, "unsubscribe", 11, MSG_DONTWAIT | MSG_NOSIGNAL);
+	(void)send(fd, UPDATER_REQ_UNSUBSCRIBE, strlen(UPDATER_REQ_UNSUBSCRIBE), MSG_DONTWAIT | MSG_NOSIGNAL);
 	free(buf);
 	return ret;
 }
@@ -745,14 +739,14 @@ static int cmd_rollback(int fd, const char *target, const sigset_t *waitmask)
 	char req[REQUEST_MAX + 1], buf[1024];
 	char what[REQUEST_MAX + 16];
 
-	if (snprintf(req, sizeof(req), "rollback %s", target) > REQUEST_MAX) {
+	if (snprintf(req, sizeof(req), UPDATER_REQ_ROLLBACK " %s", target) > REQUEST_MAX) {
 		warnx_("rollback: target name too long");
 		return EXIT_USAGE;
 	}
 	ctl_send(fd, req);
 	ctl_reply(fd, buf, sizeof(buf), waitmask);
-	if (!has_prefix(buf, "ok")) {
-		snprintf(what, sizeof(what), "rollback %s", target);
+	if (!has_prefix(buf, UPDATER_REPLY_OK)) {
+		snprintf(what, sizeof(what), UPDATER_REQ_ROLLBACK " %s", target);
 		return fail_reply(what, buf);
 	}
 	print_safe(stdout, buf);
@@ -806,7 +800,7 @@ int main(int argc, char *argv[])
 	if (!socket_path) {
 		socket_path = getenv("UPDATER_SOCKET");
 		if (!socket_path || !*socket_path)
-			socket_path = UPDATER_DEFAULT_SOCKET;
+			socket_path = UPDATER_PROTO_SOCKET;
 	}
 	if (optind >= argc) {
 		usage(stderr);

@@ -76,7 +76,7 @@ struct run {
 	int *child_fds;        /* scratch for the child: n_listens entries */
 	bool take_tty;         /* hand the terminal's foreground to PROGRAM */
 	struct tree tree;
-	struct watch watch;
+	struct program_watch watch;
 	int sfd;
 	int notify_fd;
 
@@ -594,7 +594,7 @@ static void start_generation(struct run *r)
 	r->kill_at = r->ready_at = r->start_at = 0;
 	r->started_at = run_now_ms();
 	if (r->o.restart_on_update)
-		watch_note_started(&r->watch);
+		program_watch_note_started(&r->watch);
 
 	/* The child reports a failed exec through this pipe; a successful
 	 * exec closes it (close-on-exec), so the read returns 0. */
@@ -969,7 +969,8 @@ static int next_timeout(const struct run *r)
 static int loop(struct run *r)
 {
 	struct pollfd p[4];
-	int n, i_sig, i_notify = -1, i_ino = -1, i_sub = -1;
+	int n, i_sig, i_notify = -1, i_watch = -1;
+	unsigned saw;
 
 	while (r->phase != PHASE_DONE) {
 		n = 0;
@@ -979,14 +980,9 @@ static int loop(struct run *r)
 			i_notify = n;
 			p[n++] = (struct pollfd){ .fd = r->notify_fd, .events = POLLIN };
 		}
-		if (r->watch.inotify_fd >= 0) {
-			i_ino = n;
-			p[n++] = (struct pollfd){ .fd = r->watch.inotify_fd, .events = POLLIN };
-		}
-		i_sub = -1;
-		if (r->watch.sub_fd >= 0) {
-			i_sub = n;
-			p[n++] = (struct pollfd){ .fd = r->watch.sub_fd, .events = POLLIN };
+		if (watch_fd(&r->watch.events) >= 0) {
+			i_watch = n;
+			p[n++] = (struct pollfd){ .fd = watch_fd(&r->watch.events), .events = POLLIN };
 		}
 		if (poll(p, (nfds_t)n, next_timeout(r)) < 0) {
 			if (errno == EINTR)
@@ -998,10 +994,8 @@ static int loop(struct run *r)
 			handle_signals(r);
 		if (i_notify >= 0 && p[i_notify].revents)
 			handle_notify(r);
-		if (i_ino >= 0 && p[i_ino].revents && watch_handle_inotify(&r->watch))
-			restart(r, "its file was replaced");
-		if (i_sub >= 0 && p[i_sub].revents && watch_handle_sub(&r->watch))
-			restart(r, "updaterd replaced its file");
+		if (i_watch >= 0 && p[i_watch].revents && (saw = program_watch_handle(&r->watch)) != 0)
+			restart(r, saw & WATCH_SAW_DIRECTORY ? "its file was replaced" : "updaterd replaced its file");
 		on_deadlines(r);
 		if (r->phase == PHASE_STOPPING && !tree_has_children())
 			finish_stop(r);
@@ -1120,15 +1114,16 @@ static int setup(struct run *r)
 	}
 
 	if (r->o.restart_on_update) {
-		e = watch_open(&r->watch, r->path);
+		e = program_watch_open(&r->watch, r->path);
 		if (e < 0) {
 			errno = -e;
 			log_warn("cannot watch '%s' for updates: %m", r->path);
-		}
-		e = watch_subscribe(&r->watch);
-		if (e < 0) {
-			errno = -e;
-			log_debug("no subscription to updaterd: %m");
+		} else {
+			if (r->watch.events.n_wds == 0)
+				log_warn("cannot watch '%s' for updates: no directory on its path can be watched; "
+				         "only updaterd's notifications will be seen", r->path);
+			if (!watch_subscribed(&r->watch.events))
+				log_debug("no subscription to updaterd at '%s'", updater_socket_path_());
 		}
 	}
 
@@ -1150,7 +1145,7 @@ static void teardown(struct run *r)
 	if (r->take_tty)
 		(void)tcsetpgrp(STDIN_FILENO, getpgrp());
 	tree_done(&r->tree);
-	watch_close(&r->watch);
+	program_watch_close(&r->watch);
 	for (i = 0; i < r->o.n_listens; i++)
 		listen_close(&r->o.listens[i]);
 	free(r->o.listens);
@@ -1184,7 +1179,7 @@ int main(int argc, char *argv[])
 
 	memset(&r, 0, sizeof(r));
 	r.sfd = r.notify_fd = -1;
-	r.watch.inotify_fd = r.watch.sub_fd = -1;
+	r.watch.events = (struct watch){ .epfd = -1, .inofd = -1, .sockfd = -1 };
 	r.tree.cgroup_dir_fd = r.tree.cgroup_procs_fd = -1;
 	r.last_code = -1;
 	r.exit_override = -1;

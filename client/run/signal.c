@@ -1,4 +1,4 @@
-/* run-signal.c - see run.h. */
+/* signal.c - see run.h. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* run-listen.c - see run.h: the sockets that outlive every start of PROGRAM. */
+/* listen.c - see run.h: the sockets that outlive every start of PROGRAM. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
