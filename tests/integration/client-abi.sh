@@ -18,7 +18,7 @@ soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 assert_eq "$soname" "libupdater.so.0" "soname"
 
 # updater.pc (generated in the build tree).
-export PKG_CONFIG_PATH=$BUILDDIR/client
+export PKG_CONFIG_PATH=$BUILDDIR/client/lib
 version=$(sed -n 's/^PACKAGE_VERSION = //p' "$BUILDDIR/Makefile")
 assert_eq "$(pkg-config --modversion updater)" "$version" "pkg-config --modversion"
 [[ $(pkg-config --libs updater) == *-lupdater* ]] || fail "pkg-config --libs: $(pkg-config --libs updater)"
