@@ -16,6 +16,7 @@ packages=(
 	libsystemd-dev libyaml-dev libsodium-dev check
 	minisign curl nginx-light shellcheck python3 systemd
 	strace procps util-linux iproute2 man-db bc
+	libssl-dev openssl zstd
 )
 
 usage() {

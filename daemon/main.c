@@ -782,6 +782,7 @@ static int run_loop(struct daemon *d)
 			maxfd = d->cs.fd;
 		if (d->round)
 			update_round_fill_fds(d->round, &rfds, &maxfd);
+		update_background_fill_fds(&rfds, &maxfd);
 
 		r = select(maxfd + 1, &rfds, NULL, NULL, NULL);
 		if (r < 0) {
@@ -810,6 +811,7 @@ static int run_loop(struct daemon *d)
 		}
 		if (FD_ISSET(d->cs.fd, &rfds))
 			handle_control(d, now);
+		update_background_process(&rfds);
 		if (d->round && update_round_process(d->round, &rfds, now) > 0)
 			finish_round(d, now);
 		/* After a swap or rollback of ourselves, and never in the middle of a round. */
@@ -827,6 +829,7 @@ static void daemon_free(struct daemon *d)
 	if (d->round)
 		update_round_free(d->round);
 	d->round = NULL;
+	update_background_free();
 	if (d->round_config && d->round_config != d->config)
 		config_free(d->round_config);
 	config_free(d->config);

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "swap.h"
 #include "util.h"
 
@@ -104,6 +106,9 @@ int swap_stage_open(const char *target_path, uint64_t expected_size, uint64_t ma
 	st.target_path = strdup(target_path);
 	if (!st.target_path)
 		return -ENOMEM;
+	r = sha256_init(&st.hash);
+	if (r < 0)
+		goto fail;
 	st.dirfd = open_dir_of(target_path, &base);
 	if (st.dirfd < 0) {
 		r = st.dirfd;
@@ -140,7 +145,6 @@ int swap_stage_open(const char *target_path, uint64_t expected_size, uint64_t ma
 		r = -ENOMEM;
 		goto fail;
 	}
-	crypto_hash_sha256_init(&st.hash);
 	*ret = st;
 	return 0;
 fail:
@@ -154,9 +158,11 @@ int swap_stage_write(struct staging *st, const void *buf, size_t len)
 
 	if (st->fd < 0)
 		return -EBADF;
+	if (!st->hash.md)
+		return -EINVAL;
 	if (len > st->expected_size - st->written || st->written + len > st->max_size)
 		return -EFBIG;
-	crypto_hash_sha256_update(&st->hash, p, len);
+	sha256_update(&st->hash, p, len);
 	while (len > 0) {
 		ssize_t n = write(st->fd, p, len);
 
@@ -174,7 +180,7 @@ int swap_stage_write(struct staging *st, const void *buf, size_t len)
 
 int swap_stage_finish(struct staging *st, const uint8_t sha256[32], char *err, size_t err_size)
 {
-	uint8_t got[crypto_hash_sha256_BYTES];
+	uint8_t got[SHA256_BYTES];
 	char got_hex[65], want_hex[65];
 	uid_t uid = geteuid();
 	gid_t gid = getegid();
@@ -192,7 +198,9 @@ int swap_stage_finish(struct staging *st, const uint8_t sha256[32], char *err, s
 		        st->written, st->expected_size);
 		return -EIO;
 	}
-	crypto_hash_sha256_final(&st->hash, got);
+	if (!st->hash.md)
+		return -EINVAL;
+	sha256_final(&st->hash, got);
 	if (sodium_memcmp(got, sha256, sizeof(got)) != 0) {
 		hex_encode(got, sizeof(got), got_hex);
 		hex_encode(sha256, sizeof(got), want_hex);
@@ -326,6 +334,7 @@ void swap_stage_abort(struct staging *st)
 			(void)unlinkat(st->dirfd, st->name, 0);
 		(void)close(st->dirfd);
 	}
+	sha256_free(&st->hash);
 	free(st->target_path);
 	free(st->path);
 	free(st->name);
@@ -446,6 +455,11 @@ static bool is_staging_name(const char *name, const char *base)
 
 int swap_cleanup_staging(const char *target_path)
 {
+	return swap_cleanup_staging_except(target_path, NULL);
+}
+
+int swap_cleanup_staging_except(const char *target_path, const char *keep)
+{
 	const char *base;
 	struct dirent *de;
 	DIR *dir;
@@ -464,6 +478,8 @@ int swap_cleanup_staging(const char *target_path)
 	}
 	while ((de = readdir(dir))) {
 		/* unlinkat never follows a symlink: a planted link is removed, not its target. */
+		if (keep && strcmp(de->d_name, keep) == 0)
+			continue;
 		if (is_staging_name(de->d_name, base) && unlinkat(dirfd, de->d_name, 0) == 0)
 			count++;
 	}
@@ -474,41 +490,94 @@ int swap_cleanup_staging(const char *target_path)
 
 int swap_file_sha256(const char *path, char ret_hex[65])
 {
-	crypto_hash_sha256_state h;
-	uint8_t digest[crypto_hash_sha256_BYTES];
-	static uint8_t buf[128 * 1024];
-	struct stat st;
-	int fd, r = 0;
+	return hash_file_sha256(path, ret_hex);
+}
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
+bool swap_is_staging_name(const char *target_path, const char *name)
+{
+	const char *slash = strrchr(target_path, '/');
+
+	return slash && !strchr(name, '/') && is_staging_name(name, slash + 1);
+}
+
+int swap_stage_keep(struct staging *st, char **ret_name)
+{
+	char *name;
+	int r = 0;
+
+	if (!st->target_path || st->fd < 0 || !st->name || st->finished || st->committed)
+		return -EINVAL;
+	/* What the state will say is there must be on disk before the state says it. */
+	if (fsync(st->fd) < 0)
 		r = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = -EINVAL;
-		goto out;
-	}
-	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	crypto_hash_sha256_init(&h);
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
+	if (r == 0 && fsync(st->dirfd) < 0)
+		r = -errno;
+	if (r < 0)
+		return r;
+	name = st->name;
+	st->name = NULL; /* not unlinked by the abort */
+	swap_stage_abort(st);
+	*ret_name = name;
+	return 0;
+}
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		crypto_hash_sha256_update(&h, buf, (size_t)n);
+int swap_stage_resume(const char *target_path, const char *name, uint64_t bytes,
+                      uint64_t expected_size, uint64_t max_size, struct staging *ret)
+{
+	struct staging st = { .fd = -1, .dirfd = -1, .expected_size = expected_size,
+	                      .max_size = max_size };
+	const char *base;
+	struct stat fst;
+	int r;
+
+	if (!swap_is_staging_name(target_path, name) || bytes > expected_size || bytes > max_size)
+		return -EINVAL;
+	st.target_path = strdup(target_path);
+	st.name = strdup(name);
+	if (!st.target_path || !st.name) {
+		r = -ENOMEM;
+		goto fail;
 	}
-	crypto_hash_sha256_final(&h, digest);
-	hex_encode(digest, sizeof(digest), ret_hex);
-out:
-	(void)close(fd);
+	st.dirfd = open_dir_of(target_path, &base);
+	if (st.dirfd < 0) {
+		r = st.dirfd;
+		goto fail;
+	}
+	st.fd = openat(st.dirfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (st.fd < 0) {
+		r = errno == ELOOP ? -EPERM : -errno;
+		goto fail;
+	}
+	if (fstat(st.fd, &fst) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	/* Only a file this daemon made: a name someone planted is not taken as ours. */
+	if (!S_ISREG(fst.st_mode) || fst.st_uid != geteuid() || fst.st_nlink != 1 ||
+	    (fst.st_mode & 07777) != 0600) {
+		r = -EPERM;
+		goto fail;
+	}
+	if ((uint64_t)fst.st_size < bytes) {
+		r = -ENODATA;
+		goto fail;
+	}
+	if (ftruncate(st.fd, (off_t)bytes) < 0 || lseek(st.fd, (off_t)bytes, SEEK_SET) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (asprintf(&st.path, "%.*s/%s", (int)(base - target_path - 1), target_path, st.name) < 0) {
+		st.path = NULL;
+		r = -ENOMEM;
+		goto fail;
+	}
+	st.written = bytes;
+	*ret = st;
+	return 0;
+fail:
+	/* Not unlinked here: the caller decides (a file not ours is never deleted). */
+	free(st.name);
+	st.name = NULL;
+	swap_stage_abort(&st);
 	return r;
 }

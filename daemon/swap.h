@@ -38,7 +38,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include <sodium.h>
+#include "hash.h"
 
 #define SWAP_STAGING_INFIX ".updater-"
 #define SWAP_PREV_SUFFIX ".updater-prev"
@@ -52,7 +52,7 @@ struct staging {
 	uint64_t expected_size;
 	uint64_t max_size;
 	uint64_t written;
-	crypto_hash_sha256_state hash;
+	struct sha256 hash;   /* of the bytes written; NULL md until a resume is given one */
 	bool finished;
 	bool committed;
 };
@@ -67,6 +67,24 @@ struct swap_result {
 /* Returns 0, or negative errno (e.g. -ENOENT when the directory is missing). */
 int swap_stage_open(const char *target_path, uint64_t expected_size, uint64_t max_size,
                     struct staging *ret);
+/*
+ * Resumable downloads (SPEC 17): a download that failed part-way keeps its
+ * staging file. swap_stage_keep() makes the bytes written durable, closes the
+ * file without deleting it and returns its name in the target's directory.
+ * swap_stage_resume() opens that name again (it must be a staging name, a
+ * regular file of ours, one link, mode 0600, at least BYTES long), cuts it to
+ * BYTES and positions the next write there; its hash context is empty
+ * (st.hash.md NULL) until the caller gives it the hash of the kept BYTES
+ * (hash_job_start_fd on st.fd, then hash_job_take into st.hash): writes
+ * before that return -EINVAL. Both return 0 or negative errno (-ENOENT: the
+ * file is gone, -EPERM: not ours, -ENODATA: shorter than BYTES).
+ */
+int swap_stage_keep(struct staging *st, char **ret_name);
+int swap_stage_resume(const char *target_path, const char *name, uint64_t bytes,
+                      uint64_t expected_size, uint64_t max_size, struct staging *ret);
+/* True when NAME is a staging file name beside TARGET_PATH (.BASE.updater-XXXXXX). */
+bool swap_is_staging_name(const char *target_path, const char *name);
+
 /* Returns 0, -EFBIG past the expected size or max_size, or the write error (-ENOSPC...). */
 int swap_stage_write(struct staging *st, const void *buf, size_t len);
 /* Returns 0, -EIO with ERR on a size or sha256 mismatch, or the fsync/chown error. */
@@ -89,8 +107,10 @@ char *swap_prev_path(const char *target_path);
 
 /* Delete leftover .NAME.updater-XXXXXX staging files beside TARGET_PATH (not -prev). Returns how many, or negative errno. */
 int swap_cleanup_staging(const char *target_path);
+/* The same, except the file called KEEP (a partial download to resume; NULL: none). */
+int swap_cleanup_staging_except(const char *target_path, const char *keep);
 
-/* sha256 of the regular file at PATH as 64 lowercase hex digits. -ENOENT when there is none. */
+/* sha256 of the regular file at PATH as 64 lowercase hex digits (hash_file_sha256). -ENOENT when there is none. */
 int swap_file_sha256(const char *path, char ret_hex[65]);
 
 #endif

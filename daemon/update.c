@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hash.h"
 #include "log.h"
 #include "manifest.h"
 #include "runner.h"
@@ -22,6 +23,7 @@
 
 enum step {
 	STEP_NEXT_TARGET, /* nothing running: begin the next target */
+	STEP_HASH,        /* hashing the file at path (a thread; the loop goes on) */
 	STEP_CHECK,
 	STEP_DOWNLOAD,
 	STEP_SMOKE,
@@ -34,6 +36,7 @@ struct update_round {
 	size_t index; /* the target being worked on */
 	enum step step;
 	struct runner *runner;
+	struct hash_job *hash; /* STEP_HASH */
 
 	/* Per target, reset by target_reset(). */
 	const struct target_config *target;
@@ -216,6 +219,8 @@ static void target_reset(struct update_round *round)
 {
 	runner_free(round->runner);
 	round->runner = NULL;
+	hash_job_free(round->hash);
+	round->hash = NULL;
 	if (round->staging_open) {
 		swap_stage_abort(&round->staging);
 		round->staging_open = false;
@@ -357,11 +362,35 @@ static bool script_allowed(struct update_round *round, const char *path)
 	return true;
 }
 
-/* Prepare target INDEX and start its check script. */
+static void start_check(struct update_round *round);
+
+/*
+ * The sha256 of the file at PATH when it needs no reading (no file, or the
+ * cache knows this file): true and RET_HEX set; false when it must be hashed.
+ */
+static bool target_sha256_known(const char *path, char ret_hex[65])
+{
+	char id[STATE_FILE_ID_MAX];
+	const struct sha_cache_entry *e;
+	struct stat st;
+
+	if (lstat(path, &st) < 0) {
+		ret_hex[0] = '\0';
+		return errno == ENOENT;
+	}
+	file_id_of(&st, id);
+	e = sha_cache_find(path);
+	if (e && strcmp(e->id, id) == 0) {
+		memcpy(ret_hex, e->hex, 65);
+		return true;
+	}
+	return false;
+}
+
+/* Prepare target INDEX: its sha256 (hashed off the loop when not known), then its check. */
 static void begin_target(struct update_round *round)
 {
 	const struct config *config = round->opts.config;
-	char *cache_dir = NULL, *check = NULL;
 	int r;
 
 	round->target = &config->targets[round->index];
@@ -369,11 +398,49 @@ static void begin_target(struct update_round *round)
 	if (r == -EBADMSG)
 		log_warn("%s: its state file in '%s/targets' is damaged; starting afresh",
 		         round->target->name, config->state_dir);
-	r = target_sha256(round->target->path, round->current_sha256);
+	if (target_sha256_known(round->target->path, round->current_sha256)) {
+		start_check(round);
+		return;
+	}
+	/* A file we do not know (changed outside, or never seen): read it in a thread. */
+	log_debug("%s: hashing '%s'", round->target->name, round->target->path);
+	r = hash_job_start_path(round->target->path, &round->hash);
 	if (r < 0) {
 		target_failed(round, "cannot read '%s': %s", round->target->path, strerror(-r));
 		return;
 	}
+	round->step = STEP_HASH;
+}
+
+static void hash_done(struct update_round *round)
+{
+	const char *path = round->target->path;
+	char id[STATE_FILE_ID_MAX];
+	struct stat st;
+	int r = hash_job_result(round->hash, round->current_sha256, &st);
+
+	hash_job_free(round->hash);
+	round->hash = NULL;
+	if (r == -ENOENT) {
+		round->current_sha256[0] = '\0';
+	} else if (r < 0) {
+		round->current_sha256[0] = '\0';
+		target_failed(round, "cannot read '%s': %s", path,
+		              r == -EBUSY ? "it changed while it was read" : strerror(-r));
+		return;
+	} else {
+		file_id_of(&st, id);
+		sha_cache_put(path, id, round->current_sha256);
+	}
+	start_check(round);
+}
+
+static void start_check(struct update_round *round)
+{
+	const struct config *config = round->opts.config;
+	char *cache_dir = NULL, *check = NULL;
+	int r;
+
 	r = state_cache_dir(config->state_dir, round->target->name,
 	                    round->opts.change_user ? round->opts.uid : geteuid(),
 	                    round->opts.change_user ? round->opts.gid : getegid(), &cache_dir);
@@ -686,11 +753,20 @@ void update_round_fill_fds(const struct update_round *round, fd_set *rfds, int *
 {
 	if (round->runner)
 		runner_fill_fds(round->runner, rfds, maxfd);
+	if (round->hash) {
+		int fd = hash_job_fd(round->hash);
+
+		FD_SET(fd, rfds);
+		if (fd > *maxfd)
+			*maxfd = fd;
+	}
 }
 
 int64_t update_round_deadline(const struct update_round *round)
 {
 	/* A round with nothing running is over: let the loop come back at once. */
+	if (round->hash)
+		return INT64_MAX; /* its descriptor says when */
 	if (!round->runner)
 		return 0;
 	return runner_deadline(round->runner);
@@ -700,6 +776,10 @@ int update_round_process(struct update_round *round, const fd_set *rfds, int64_t
 {
 	struct runner_result res;
 
+	if (round->hash && FD_ISSET(hash_job_fd(round->hash), rfds) && hash_job_ready(round->hash)) {
+		hash_done(round);
+		advance(round);
+	}
 	if (round->runner && runner_process(round->runner, rfds, now_ms) > 0) {
 		runner_result(round->runner, &res);
 		runner_free(round->runner);
@@ -744,6 +824,146 @@ void update_round_free(struct update_round *round)
 	free(round);
 }
 
+/*
+ * Background verifications: after a rollback, the file now at a target's
+ * path is hashed in a thread, and the state learns its sha256 and identity
+ * when the thread is done (update_background_*). One per target.
+ */
+struct verify {
+	struct verify *next;
+	char *state_dir;
+	char *name;
+	char *path;
+	char presumed[65]; /* what the state said the file is */
+	struct hash_job *job;
+};
+static struct verify *verifies;
+
+static void verify_free(struct verify *v)
+{
+	hash_job_free(v->job);
+	free(v->state_dir);
+	free(v->name);
+	free(v->path);
+	free(v);
+}
+
+static void verify_start(const char *state_dir, const struct target_config *t, const char presumed[65])
+{
+	struct verify *v, **pp;
+	int r;
+
+	for (pp = &verifies; *pp; pp = &(*pp)->next) {
+		if (strcmp((*pp)->name, t->name) == 0) {
+			v = *pp;
+			*pp = v->next;
+			verify_free(v); /* an older rollback's: its file is no longer at PATH */
+			break;
+		}
+	}
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		goto oom;
+	v->state_dir = strdup(state_dir);
+	v->name = strdup(t->name);
+	v->path = strdup(t->path);
+	memcpy(v->presumed, presumed, 65);
+	if (!v->state_dir || !v->name || !v->path) {
+		verify_free(v);
+		goto oom;
+	}
+	r = hash_job_start_path(t->path, &v->job);
+	if (r < 0) {
+		log_warn("%s: cannot hash '%s' after the rollback: %s", t->name, t->path, strerror(-r));
+		verify_free(v);
+		return;
+	}
+	v->next = verifies;
+	verifies = v;
+	return;
+oom:
+	log_warn("%s: cannot hash '%s' after the rollback: %s", t->name, t->path, strerror(ENOMEM));
+}
+
+static void verify_done(struct verify *v)
+{
+	struct target_state st;
+	char hex[65], id[STATE_FILE_ID_MAX], now_id[STATE_FILE_ID_MAX];
+	struct stat fst;
+	int r = hash_job_result(v->job, hex, &fst);
+
+	if (r < 0) {
+		log_warn("%s: cannot hash '%s' after the rollback: %s", v->name, v->path, strerror(-r));
+		return;
+	}
+	file_id_of(&fst, id);
+	/* Replaced again meanwhile: this sha256 is of a file no longer there. */
+	if (!file_id_now(v->path, now_id) || strcmp(id, now_id) != 0)
+		return;
+	sha_cache_put(v->path, id, hex);
+	if (v->presumed[0] && strcmp(hex, v->presumed) != 0)
+		log_warn("%s: '%s' after the rollback has sha256 %s, not the %s recorded for it",
+		         v->name, v->path, hex, v->presumed);
+	if (state_load_target(v->state_dir, v->name, &st) < 0) {
+		target_state_clear(&st);
+		return;
+	}
+	/* Only while the state still speaks of the file we hashed. */
+	if (strcmp(st.sha256_hex, v->presumed) == 0 && !st.file_id[0]) {
+		memcpy(st.sha256_hex, hex, 65);
+		(void)snprintf(st.file_id, sizeof(st.file_id), "%s", id);
+		r = state_save_target(v->state_dir, v->name, &st);
+		if (r < 0)
+			log_err("%s: cannot write its state in '%s': %s", v->name, v->state_dir,
+			        strerror(-r));
+	}
+	target_state_clear(&st);
+	log_debug("%s: '%s' hashed after the rollback", v->name, v->path);
+}
+
+void update_background_fill_fds(fd_set *rfds, int *maxfd)
+{
+	for (const struct verify *v = verifies; v; v = v->next) {
+		int fd = hash_job_fd(v->job);
+
+		FD_SET(fd, rfds);
+		if (fd > *maxfd)
+			*maxfd = fd;
+	}
+}
+
+void update_background_process(const fd_set *rfds)
+{
+	struct verify **pp = &verifies;
+
+	while (*pp) {
+		struct verify *v = *pp;
+
+		if (FD_ISSET(hash_job_fd(v->job), rfds) && hash_job_ready(v->job)) {
+			*pp = v->next;
+			verify_done(v);
+			verify_free(v);
+			continue;
+		}
+		pp = &v->next;
+	}
+}
+
+bool update_background_busy(void)
+{
+	return verifies != NULL;
+}
+
+void update_background_free(void)
+{
+	while (verifies) {
+		struct verify *v = verifies;
+
+		verifies = v->next;
+		verify_free(v);
+	}
+}
+
 int update_rollback(const struct update_opts *opts, const struct update_hooks *hooks,
                     const char *name, char **ret_version, char *err, size_t err_size)
 {
@@ -770,8 +990,13 @@ int update_rollback(const struct update_opts *opts, const struct update_hooks *h
 		target_state_clear(&st);
 		return r;
 	}
-	if (target_sha256(t->path, sha) < 0)
-		sha[0] = '\0';
+	/*
+	 * The file now at PATH is the one kept as -prev: the state says what its
+	 * sha256 was. Reading it again to be sure may take seconds for a large
+	 * file, so it happens in a thread while the loop goes on (verify_start);
+	 * until then the state names no file_id, so nothing trusts it blindly.
+	 */
+	memcpy(sha, st.previous_sha256_hex, 65);
 	/* What was current is now -prev, and the other way round. */
 	tmp = st.version;
 	st.version = st.previous_version;
@@ -781,7 +1006,8 @@ int update_rollback(const struct update_opts *opts, const struct update_hooks *h
 	st.rolled_back_from = tmp ? strdup(tmp) : NULL;
 	memcpy(res.old_sha256_hex, st.sha256_hex, 65);
 	memcpy(st.previous_sha256_hex, st.sha256_hex, 65);
-	state_set_file(&st, t->path, sha);
+	memcpy(st.sha256_hex, sha, 65);
+	st.file_id[0] = '\0';
 	st.updated_at = (int64_t)time(NULL);
 	free(st.last_error);
 	st.last_error = NULL;
@@ -789,6 +1015,7 @@ int update_rollback(const struct update_opts *opts, const struct update_hooks *h
 	if (r < 0)
 		log_err("%s: rolled back, but its state could not be written in '%s': %s", t->name,
 		        config->state_dir, strerror(-r));
+	verify_start(config->state_dir, t, sha);
 	log_notice("rolled %s back to %s ('%s')", t->name, st.version ? st.version : "unknown",
 	           t->path);
 	if (hooks && hooks->on_rolled_back)

@@ -68,12 +68,25 @@ void update_round_free(struct update_round *round);
 
 /*
  * Roll TARGET back to its previous file (synchronously: renames only), update
- * the state and call hooks->on_rolled_back. Returns 0 and the version now
+ * the state and call hooks->on_rolled_back; the restored file is hashed in
+ * the background (update_background_*). Returns 0 and the version now
  * installed in *ret_version (malloc'd, "unknown" when not recorded), or a
  * negative errno with a sentence in ERR.
  */
 int update_rollback(const struct update_opts *opts, const struct update_hooks *hooks,
                     const char *target, char **ret_version, char *err, size_t err_size);
+
+/*
+ * Work that outlives a request: after a rollback the restored file is hashed
+ * in a thread (a large file takes seconds) and the state learns its sha256
+ * when that is done. The loop waits on these descriptors too and calls
+ * update_background_process() after select(); update_background_free()
+ * cancels what still runs.
+ */
+void update_background_fill_fds(fd_set *rfds, int *maxfd);
+void update_background_process(const fd_set *rfds);
+bool update_background_busy(void);
+void update_background_free(void);
 
 /*
  * At start-up: delete leftover staging files of every target and reconcile
