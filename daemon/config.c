@@ -581,7 +581,7 @@ static void take_duration(struct validator *v, const struct ynode *n, const char
 	*field = sec;
 }
 
-static void take_size(struct validator *v, const struct ynode *n, const char *key)
+static void take_size(struct validator *v, const struct ynode *n, const char *key, uint64_t *field)
 {
 	const char *s = want_string(v, n, key);
 	uint64_t bytes;
@@ -597,7 +597,7 @@ static void take_size(struct validator *v, const struct ynode *n, const char *ke
 		errors_add(v->errs, n->line, key, "must be greater than 0");
 		return;
 	}
-	v->config->max_download = bytes;
+	*field = bytes;
 }
 
 static void take_user(struct validator *v, const struct ynode *n, const char *key)
@@ -809,6 +809,8 @@ static void take_target(struct validator *v, const struct ynode *n, size_t idx)
 			s = want_string(v, val, key);
 			if (s && !parse_bool(s, &t->allow_downgrade))
 				errors_add(v->errs, val->line, key, "'%s' is not true or false", s);
+		} else if (strcmp(k->value, "max_rate") == 0) {
+			take_size(v, val, key, &t->max_rate);
 		} else {
 			errors_add(v->errs, k->line, key, "unknown key");
 		}
@@ -885,7 +887,9 @@ static void validate_root(struct validator *v, const struct ynode *root)
 		else if (strcmp(name, "script_user") == 0)
 			take_user(v, val, name);
 		else if (strcmp(name, "max_download") == 0)
-			take_size(v, val, name);
+			take_size(v, val, name, &c->max_download);
+		else if (strcmp(name, "max_rate") == 0)
+			take_size(v, val, name, &c->max_rate);
 		else if (strcmp(name, "trusted_keys") == 0)
 			take_keys(v, val, name);
 		else if (strcmp(name, "targets") == 0) {
@@ -919,6 +923,11 @@ static struct config *config_new_defaults(const char *file)
 		return NULL;
 	}
 	return c;
+}
+
+uint64_t config_max_rate(const struct config *config, const struct target_config *target)
+{
+	return target && target->max_rate ? target->max_rate : config->max_rate;
 }
 
 /* Read at most CONFIG_FILE_MAX bytes. Returns 0, or a negative errno with a line in ERRS. */

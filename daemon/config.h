@@ -29,6 +29,7 @@ struct target_config {
 	int signal;                     /* 0 when not configured */
 	char **smoke_test;              /* arguments only, NULL-terminated; NULL when not configured */
 	bool allow_downgrade;
+	uint64_t max_rate; /* bytes per second for its downloads; 0: the global max_rate */
 };
 
 struct config {
@@ -42,6 +43,7 @@ struct config {
 	uint64_t script_timeout_sec;
 	char *script_user;
 	uint64_t max_download; /* bytes */
+	uint64_t max_rate;     /* bytes per second, UPDATER_MAX_RATE to the scripts; 0: no limit */
 	struct minisign_pubkey *trusted_keys;
 	size_t n_trusted_keys;
 	struct target_config *targets; /* at least one */
@@ -57,6 +59,9 @@ struct config {
  */
 int config_load(const char *file, struct config **ret_config, char **ret_errors);
 void config_free(struct config *config);
+
+/* The rate the scripts of TARGET may use (its own max_rate, else the global one); 0: no limit. */
+uint64_t config_max_rate(const struct config *config, const struct target_config *target);
 
 /* The target called NAME, or NULL. */
 const struct target_config *config_find_target(const struct config *config, const char *name);

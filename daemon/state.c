@@ -223,10 +223,18 @@ int state_set_last_check(const char *state_dir, int64_t when)
 	return state_write_file_atomic(path, buf, (size_t)n);
 }
 
+void target_partial_clear(struct target_partial *p)
+{
+	free(p->version);
+	free(p->name);
+	memset(p, 0, sizeof(*p));
+}
+
 void target_state_clear(struct target_state *st)
 {
 	if (!st)
 		return;
+	target_partial_clear(&st->partial);
 	free(st->version);
 	free(st->previous_version);
 	free(st->last_error);
@@ -262,12 +270,50 @@ static bool valid_file_id(const char *s)
 	return true;
 }
 
+static int parse_u64_value(const char *s, uint64_t *ret)
+{
+	int64_t v;
+
+	if (parse_i64(s, &v) < 0 || v < 0)
+		return -EBADMSG;
+	*ret = (uint64_t)v;
+	return 0;
+}
+
+/* The partial_* keys: the bookkeeping of a download to resume. */
+static int apply_partial_line(struct target_partial *p, const char *key, const char *value,
+                              char ***ret_text)
+{
+	if (strcmp(key, "partial_version") == 0) {
+		*ret_text = &p->version;
+	} else if (strcmp(key, "partial_name") == 0) {
+		/* A name in the target's directory, never a path. */
+		if (strchr(value, '/') || strcmp(value, ".") == 0 || strcmp(value, "..") == 0)
+			return -EBADMSG;
+		*ret_text = &p->name;
+	} else if (strcmp(key, "partial_sha256") == 0) {
+		if (*value && !valid_sha256_hex(value))
+			return -EBADMSG;
+		strcpy(p->sha256_hex, value);
+	} else if (strcmp(key, "partial_size") == 0) {
+		return parse_u64_value(value, &p->size);
+	} else if (strcmp(key, "partial_bytes") == 0) {
+		return parse_u64_value(value, &p->bytes);
+	}
+	return 0;
+}
+
 /* Apply one "key=value" line to ST. Unknown keys are skipped (newer daemons may add some). */
 static int apply_line(struct target_state *st, const char *key, const char *value)
 {
 	char **text = NULL;
 
-	if (strcmp(key, "version") == 0)
+	if (strncmp(key, "partial_", 8) == 0) {
+		int r = apply_partial_line(&st->partial, key, value, &text);
+
+		if (r < 0 || !text)
+			return r;
+	} else if (strcmp(key, "version") == 0)
 		text = &st->version;
 	else if (strcmp(key, "previous_version") == 0)
 		text = &st->previous_version;
@@ -334,6 +380,10 @@ int state_load_target(const char *state_dir, const char *name, struct target_sta
 		if (r < 0)
 			goto damaged;
 	}
+	/* A partial record is whole or ignored. */
+	if (st.partial.name && (!st.partial.version || !st.partial.sha256_hex[0] ||
+	                        st.partial.bytes > st.partial.size))
+		target_partial_clear(&st.partial);
 	*ret = st;
 	return 0;
 damaged:
@@ -372,6 +422,13 @@ int state_save_target(const char *state_dir, const char *name, const struct targ
 	put_line(f, "previous_sha256", st->previous_sha256_hex);
 	put_line(f, "rolled_back_from", st->rolled_back_from);
 	put_line(f, "last_error", st->last_error);
+	if (st->partial.name) {
+		put_line(f, "partial_version", st->partial.version);
+		put_line(f, "partial_sha256", st->partial.sha256_hex);
+		fprintf(f, "partial_size=%" PRIu64 "\n", st->partial.size);
+		fprintf(f, "partial_bytes=%" PRIu64 "\n", st->partial.bytes);
+		put_line(f, "partial_name", st->partial.name);
+	}
 	if (fclose(f) != 0) {
 		free(buf);
 		return -ENOMEM;

@@ -5,7 +5,10 @@
  *     last_check            Unix seconds of the last finished check round
  *     targets/NAME          key=value lines: version, sha256, file_id,
  *                           updated_at, previous_version, previous_sha256,
- *                           rolled_back_from, last_error
+ *                           rolled_back_from, last_error; while a partial
+ *                           download is kept: partial_version,
+ *                           partial_sha256, partial_size, partial_bytes,
+ *                           partial_name
  *     cache/NAME/           HOME and UPDATER_CACHE of the scripts for NAME,
  *                           owned by script_user
  *
@@ -23,6 +26,19 @@
 #include <time.h>
 
 #define STATE_FILE_ID_MAX 128
+
+/*
+ * A download that failed part-way (SPEC 17): its staging file NAME, beside
+ * the target, holds the first BYTES of VERSION, whose manifest says SIZE
+ * bytes and SHA256_HEX. NAME NULL: none is kept.
+ */
+struct target_partial {
+	char *version;
+	char sha256_hex[65];
+	uint64_t size;
+	uint64_t bytes;
+	char *name;
+};
 
 struct target_state {
 	char *version;          /* installed version, NULL when unknown */
@@ -42,7 +58,11 @@ struct target_state {
 	 */
 	char *rolled_back_from;
 	char *last_error;       /* last failure for this target, NULL when the last run succeeded */
+	struct target_partial partial;
 };
+
+/* Forget ST's partial download (the file itself is the caller's to delete). */
+void target_partial_clear(struct target_partial *p);
 
 /*
  * Create STATE_DIR, STATE_DIR/targets and STATE_DIR/cache if missing, and

@@ -581,3 +581,19 @@ fail:
 	swap_stage_abort(&st);
 	return r;
 }
+
+int swap_discard_staging(const char *target_path, const char *name)
+{
+	const char *base;
+	int dirfd, r = 0;
+
+	if (!name || !swap_is_staging_name(target_path, name))
+		return -EINVAL;
+	dirfd = open_dir_of(target_path, &base);
+	if (dirfd < 0)
+		return dirfd;
+	if (unlinkat(dirfd, name, 0) < 0)
+		r = -errno;
+	(void)close(dirfd);
+	return r;
+}

@@ -82,6 +82,8 @@ int swap_stage_open(const char *target_path, uint64_t expected_size, uint64_t ma
 int swap_stage_keep(struct staging *st, char **ret_name);
 int swap_stage_resume(const char *target_path, const char *name, uint64_t bytes,
                       uint64_t expected_size, uint64_t max_size, struct staging *ret);
+/* Delete the kept staging file NAME beside TARGET_PATH (only a staging name). 0 or negative errno. */
+int swap_discard_staging(const char *target_path, const char *name);
 /* True when NAME is a staging file name beside TARGET_PATH (.BASE.updater-XXXXXX). */
 bool swap_is_staging_name(const char *target_path, const char *name);
 

@@ -19,12 +19,13 @@
 /* SPEC section 6: a check printing more than this has failed. */
 #define CHECK_OUTPUT_MAX (64 * 1024)
 #define SUMMARY_MAX 2048
-#define ENV_MAX 12
+#define ENV_MAX 20
 
 enum step {
 	STEP_NEXT_TARGET, /* nothing running: begin the next target */
 	STEP_HASH,        /* hashing the file at path (a thread; the loop goes on) */
 	STEP_CHECK,
+	STEP_RESUME,      /* hashing the kept part of a partial download (a thread) */
 	STEP_DOWNLOAD,
 	STEP_SMOKE,
 	STEP_DONE,
@@ -50,6 +51,7 @@ struct update_round {
 	struct staging staging;
 	bool staging_open;
 	int write_error; /* first error of swap_stage_write, reported after the run */
+	uint64_t resume_offset; /* UPDATER_OFFSET: bytes of a partial download kept */
 
 	bool failed;
 	char summary[SUMMARY_MAX];
@@ -207,8 +209,12 @@ static int env_build(struct update_round *round, const char *cache_dir, const ch
 	ENV_ADD("UPDATER_SOURCE=%s", t->source);
 	ENV_ADD("UPDATER_VERSION=%s", round->state.version ? round->state.version : "");
 	ENV_ADD("UPDATER_SHA256=%s", round->current_sha256);
+	if (config_max_rate(round->opts.config, t) > 0)
+		ENV_ADD("UPDATER_MAX_RATE=%" PRIu64, config_max_rate(round->opts.config, t));
 	if (url)
 		ENV_ADD("UPDATER_URL=%s", url);
+	if (url && round->resume_offset > 0)
+		ENV_ADD("UPDATER_OFFSET=%" PRIu64, round->resume_offset);
 #undef ENV_ADD
 out:
 	round->env[n] = NULL;
@@ -235,6 +241,7 @@ static void target_reset(struct update_round *round)
 	round->check_output = NULL;
 	round->check_len = 0;
 	round->write_error = 0;
+	round->resume_offset = 0;
 	round->current_sha256[0] = '\0';
 	round->target = NULL;
 }
@@ -471,25 +478,14 @@ static void start_check(struct update_round *round)
 	round->step = STEP_CHECK;
 }
 
-static void start_download(struct update_round *round)
+/* Run the download script into the open staging file (at its offset, when resumed). */
+static void run_download(struct update_round *round)
 {
 	const struct config *config = round->opts.config;
 	const struct manifest *m = &round->manifest;
 	char *download = NULL, *cache_dir = NULL;
 	int r;
 
-	if (m->size > config->max_download) {
-		target_failed(round, "version %s is %" PRIu64 " bytes, more than max_download (%" PRIu64 ")",
-		              m->version, m->size, config->max_download);
-		return;
-	}
-	r = swap_stage_open(round->target->path, m->size, config->max_download, &round->staging);
-	if (r < 0) {
-		target_failed(round, "cannot create a staging file beside '%s': %s",
-		              round->target->path, strerror(-r));
-		return;
-	}
-	round->staging_open = true;
 	/* Same environment as the check, plus what to fetch. */
 	r = state_cache_dir(config->state_dir, round->target->name,
 	                    round->opts.change_user ? round->opts.uid : geteuid(),
@@ -514,6 +510,165 @@ static void start_download(struct update_round *round)
 		return;
 	}
 	round->step = STEP_DOWNLOAD;
+}
+
+/* Forget the partial download in the state, on disk too; its file is deleted (when ours). */
+static void partial_forget(struct update_round *round, bool delete_file)
+{
+	const struct target_config *t = round->target;
+	int r;
+
+	if (delete_file) {
+		r = swap_discard_staging(t->path, round->state.partial.name);
+		if (r < 0 && r != -ENOENT)
+			log_warn("%s: cannot delete the partial download '%s' beside '%s': %s", t->name,
+			         round->state.partial.name, t->path, strerror(-r));
+	}
+	target_partial_clear(&round->state.partial);
+	r = state_save_target(round->opts.config->state_dir, t->name, &round->state);
+	if (r < 0)
+		log_err("%s: cannot write its state in '%s': %s", t->name, round->opts.config->state_dir,
+		        strerror(-r));
+}
+
+/*
+ * The state keeps a partial download: of this release, reopen it and hash
+ * its kept part (off the loop) before the download goes on from there; of
+ * another release, delete it. Returns 1 when a resume is under way
+ * (STEP_RESUME), 0 to download from the start.
+ */
+static int partial_resume(struct update_round *round)
+{
+	const struct config *config = round->opts.config;
+	const struct target_config *t = round->target;
+	const struct manifest *m = &round->manifest;
+	struct target_partial *p = &round->state.partial;
+	int r;
+
+	if (!p->name)
+		return 0;
+	if (strcmp(p->version, m->version) != 0 || strcmp(p->sha256_hex, m->sha256_hex) != 0 ||
+	    p->size != m->size) {
+		log_notice("%s: deleting the partial download of %s (%" PRIu64 " of %" PRIu64
+		           " bytes): %s %s is offered now",
+		           t->name, p->version, p->bytes, p->size, t->name, m->version);
+		partial_forget(round, true);
+		return 0;
+	}
+	r = swap_stage_resume(t->path, p->name, p->bytes, m->size, config->max_download,
+	                      &round->staging);
+	if (r < 0) {
+		log_warn("%s: cannot resume the partial download of %s ('%s' beside '%s'): %s; starting again",
+		         t->name, m->version, p->name, t->path,
+		         r == -ENODATA ? "it is shorter than recorded" : strerror(-r));
+		/* A file that is not ours is never deleted. */
+		partial_forget(round, r != -EPERM && r != -EINVAL);
+		return 0;
+	}
+	round->staging_open = true;
+	round->resume_offset = p->bytes;
+	/*
+	 * From here the file is the round's: a failure records it anew, any
+	 * other end deletes it. The record on disk stays until then, so a crash
+	 * meanwhile resumes again after the restart.
+	 */
+	target_partial_clear(p);
+	r = hash_job_start_fd(round->staging.fd, round->resume_offset, &round->hash);
+	if (r < 0) {
+		target_failed(round, "cannot read the partial download '%s': %s", round->staging.path,
+		              strerror(-r));
+		return 1;
+	}
+	round->step = STEP_RESUME;
+	return 1;
+}
+
+static void start_download(struct update_round *round)
+{
+	const struct config *config = round->opts.config;
+	const struct manifest *m = &round->manifest;
+	int r;
+
+	if (m->size > config->max_download) {
+		target_failed(round, "version %s is %" PRIu64 " bytes, more than max_download (%" PRIu64 ")",
+		              m->version, m->size, config->max_download);
+		return;
+	}
+	if (partial_resume(round) > 0)
+		return;
+	r = swap_stage_open(round->target->path, m->size, config->max_download, &round->staging);
+	if (r < 0) {
+		target_failed(round, "cannot create a staging file beside '%s': %s",
+		              round->target->path, strerror(-r));
+		return;
+	}
+	round->staging_open = true;
+	run_download(round);
+}
+
+/* The kept part of a partial download is hashed: go on from its end. */
+static void resume_hash_done(struct update_round *round)
+{
+	const struct config *config = round->opts.config;
+	const struct manifest *m = &round->manifest;
+	int r = hash_job_take(round->hash, &round->staging.hash);
+
+	hash_job_free(round->hash);
+	round->hash = NULL;
+	if (r < 0) {
+		log_warn("%s: cannot read the partial download '%s': %s; starting again",
+		         round->target->name, round->staging.path, strerror(-r));
+		swap_stage_abort(&round->staging);
+		round->staging_open = false;
+		round->resume_offset = 0;
+		r = swap_stage_open(round->target->path, m->size, config->max_download, &round->staging);
+		if (r < 0) {
+			target_failed(round, "cannot create a staging file beside '%s': %s",
+			              round->target->path, strerror(-r));
+			return;
+		}
+		round->staging_open = true;
+	} else {
+		log_info("%s: resuming the download of %s at byte %" PRIu64 " of %" PRIu64,
+		         round->target->name, m->version, round->resume_offset, m->size);
+	}
+	run_download(round);
+}
+
+/*
+ * The download failed part-way: keep what arrived for the next try of the
+ * same release (SPEC 17). Returns true when it was kept.
+ */
+static bool partial_keep(struct update_round *round)
+{
+	const struct manifest *m = &round->manifest;
+	struct target_partial *p = &round->state.partial;
+	uint64_t written = round->staging.written;
+	char *name = NULL;
+	int r;
+
+	if (round->write_error < 0 || written == 0 || written >= m->size || !round->staging_open)
+		return false;
+	r = swap_stage_keep(&round->staging, &name);
+	round->staging_open = false;
+	if (r < 0) {
+		log_warn("%s: cannot keep the partial download: %s", round->target->name, strerror(-r));
+		return false;
+	}
+	target_partial_clear(p);
+	p->version = strdup(m->version);
+	p->name = name;
+	memcpy(p->sha256_hex, m->sha256_hex, 65);
+	p->size = m->size;
+	p->bytes = written;
+	if (!p->version) {
+		(void)swap_discard_staging(round->target->path, name);
+		target_partial_clear(p);
+		return false;
+	}
+	log_notice("%s: keeping the %" PRIu64 " of %" PRIu64 " bytes of %s that arrived; the next try resumes there",
+	           round->target->name, written, m->size, m->version);
+	return true;
 }
 
 /* The check answered: decide what to do with its manifest. */
@@ -653,6 +808,7 @@ static void download_done(struct update_round *round, const struct runner_result
 	}
 	if (res->status != RUNNER_EXITED || res->exit_code != 0) {
 		runner_describe(res, what, sizeof(what));
+		(void)partial_keep(round);
 		target_failed(round, "download of %s failed: the download script %s",
 		              round->manifest.version, what);
 		return;
@@ -740,6 +896,7 @@ int update_round_start(const struct update_opts *opts, const struct update_hooks
 enum update_phase update_round_phase(const struct update_round *round)
 {
 	switch (round->step) {
+	case STEP_RESUME:
 	case STEP_DOWNLOAD:
 		return UPDATE_DOWNLOADING;
 	case STEP_SMOKE:
@@ -777,7 +934,10 @@ int update_round_process(struct update_round *round, const fd_set *rfds, int64_t
 	struct runner_result res;
 
 	if (round->hash && FD_ISSET(hash_job_fd(round->hash), rfds) && hash_job_ready(round->hash)) {
-		hash_done(round);
+		if (round->step == STEP_RESUME)
+			resume_hash_done(round);
+		else
+			hash_done(round);
 		advance(round);
 	}
 	if (round->runner && runner_process(round->runner, rfds, now_ms) > 0) {
@@ -1025,6 +1185,23 @@ int update_rollback(const struct update_opts *opts, const struct update_hooks *h
 	return *ret_version ? 0 : -ENOMEM;
 }
 
+static bool partial_present(const char *target_path, const char *name)
+{
+	char *dir = strdup(target_path), *slash, *path = NULL;
+	struct stat st;
+	bool ok;
+
+	if (!dir)
+		return true; /* keep it: cannot tell */
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	ok = asprintf(&path, "%s/%s", dir, name) >= 0 && lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+	free(path);
+	free(dir);
+	return ok;
+}
+
 void update_recover(const struct config *config)
 {
 	for (size_t i = 0; i < config->n_targets; i++) {
@@ -1034,17 +1211,24 @@ void update_recover(const struct config *config)
 		bool changed;
 		int r;
 
-		r = swap_cleanup_staging(t->path);
+		r = state_load_target(config->state_dir, t->name, &st);
+		if (r == -EBADMSG)
+			log_warn("%s: its state file in '%s/targets' is damaged; starting afresh", t->name,
+			         config->state_dir);
+		/* Every staging file is a leftover, except a partial download to resume. */
+		r = swap_cleanup_staging_except(t->path, st.partial.name);
 		if (r > 0)
 			log_notice("%s: removed %d leftover staging file(s) beside '%s'", t->name, r,
 			           t->path);
 		else if (r < 0 && r != -ENOENT)
 			log_warn("%s: cannot look for leftover staging files beside '%s': %s", t->name,
 			         t->path, strerror(-r));
-		r = state_load_target(config->state_dir, t->name, &st);
-		if (r == -EBADMSG)
-			log_warn("%s: its state file in '%s/targets' is damaged; starting afresh", t->name,
-			         config->state_dir);
+		if (st.partial.name && !partial_present(t->path, st.partial.name)) {
+			log_notice("%s: the partial download of %s is gone; it starts again", t->name,
+			           st.partial.version);
+			target_partial_clear(&st.partial);
+			(void)state_save_target(config->state_dir, t->name, &st);
+		}
 		if (!st.sha256_hex[0]) {
 			target_state_clear(&st);
 			continue;

@@ -11,7 +11,11 @@ tests_check_hash_SOURCES = tests/check_hash.c tests/unit-files.c tests/unit-file
 tests_check_hash_CFLAGS = $(UNIT_CFLAGS) $(CRYPTO_CFLAGS)
 tests_check_hash_LDADD = $(UNIT_LDADD) $(CRYPTO_LIBS)
 
-# The loop answers while a 1 GiB target is hashed (a check, a rollback).
-TRANSFER_TESTS = tests/integration/transfer-hash.sh
+# The loop answers while a 1 GiB target is hashed (a check, a rollback);
+# a cut download resumes (also after a restart, also from a server that
+# ignores Range), a partial file of another version is deleted; max_rate.
+TRANSFER_TESTS = tests/integration/transfer-hash.sh tests/integration/transfer-resume.sh \
+	tests/integration/transfer-rate.sh
 TESTS += $(TRANSFER_TESTS)
-EXTRA_DIST += $(TRANSFER_TESTS) tests/integration/status-probe.py
+EXTRA_DIST += $(TRANSFER_TESTS) tests/integration/status-probe.py \
+	tests/integration/transfer-lib.sh tests/integration/transfer-server.py

@@ -582,6 +582,25 @@ START_TEST(test_errors_may_be_ignored)
 }
 END_TEST
 
+START_TEST(test_max_rate_is_global_with_a_per_target_override)
+{
+	load_ok("max_rate: 5MiB\n"
+	        "targets:\n"
+	        "  - {name: a, path: /srv/a, source: s}\n"
+	        "  - {name: b, path: /srv/b, source: s, max_rate: 512KiB}\n");
+	ck_assert_uint_eq(cfg->max_rate, 5ULL << 20);
+	ck_assert_uint_eq(config_max_rate(cfg, &cfg->targets[0]), 5ULL << 20);
+	ck_assert_uint_eq(config_max_rate(cfg, &cfg->targets[1]), 512ULL << 10);
+	config_free(cfg);
+	cfg = NULL;
+	load_ok(TARGET);
+	ck_assert_uint_eq(config_max_rate(cfg, &cfg->targets[0]), 0); /* no limit */
+	assert_single_error("max_rate: 5 MiB/s\n" TARGET, 1,
+	                    "max_rate: '5 MiB/s' is not a size (bytes, or with KiB, MiB, GiB, KB, MB or GB)");
+	assert_single_error(TARGET "    max_rate: 0\n", 5, "targets[0].max_rate: must be greater than 0");
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -601,6 +620,7 @@ static Suite *config_suite(void)
 	tcase_add_test(files, test_every_key_is_read);
 	tcase_add_test(files, test_null_lists_mean_empty);
 	tcase_add_test(files, test_booleans);
+	tcase_add_test(files, test_max_rate_is_global_with_a_per_target_override);
 	suite_add_tcase(s, files);
 
 	tcase_add_checked_fixture(errs, setup, teardown);

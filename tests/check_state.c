@@ -335,6 +335,57 @@ START_TEST(test_damaged_file_is_ebadmsg_and_reads_as_never)
 }
 END_TEST
 
+START_TEST(test_partial_download_round_trips_and_is_whole_or_ignored)
+{
+	struct target_state in, out;
+	char path[PATH_MAX];
+
+	ck_assert_int_eq(state_init(state_dir), 0);
+	fill_state(&in, "1.0", NULL);
+	in.partial.version = strdup("1.1");
+	memcpy(in.partial.sha256_hex, SHA_B, 65);
+	in.partial.size = 8388608;
+	in.partial.bytes = 6033645;
+	in.partial.name = strdup(".hello.updater-AbC123");
+	ck_assert_int_eq(state_save_target(state_dir, "hello", &in), 0);
+	ck_assert_int_eq(state_load_target(state_dir, "hello", &out), 0);
+	ck_assert_str_eq(out.partial.version, "1.1");
+	ck_assert_str_eq(out.partial.sha256_hex, SHA_B);
+	ck_assert_uint_eq(out.partial.size, 8388608);
+	ck_assert_uint_eq(out.partial.bytes, 6033645);
+	ck_assert_str_eq(out.partial.name, ".hello.updater-AbC123");
+	ck_assert_str_eq(out.version, "1.0");
+	target_state_clear(&out);
+
+	/* Forgotten: no partial_ key is written at all. */
+	target_partial_clear(&in.partial);
+	ck_assert_int_eq(state_save_target(state_dir, "hello", &in), 0);
+	path_in(path, state_dir, "targets/hello");
+	{
+		char *text = read_file(path, NULL);
+		ck_assert_ptr_null(strstr(text, "partial_"));
+		free(text);
+	}
+	target_state_clear(&in);
+
+	/* A name with a slash is damage; a record without its version is ignored. */
+	write_file(path, "partial_name=../x\n", 18, 0644);
+	ck_assert_int_eq(state_load_target(state_dir, "hello", &out), -EBADMSG);
+	target_state_clear(&out);
+	write_file(path, "version=1.0\npartial_name=.hello.updater-AbC123\npartial_bytes=5\n", 63, 0644);
+	ck_assert_int_eq(state_load_target(state_dir, "hello", &out), 0);
+	ck_assert_str_eq(out.version, "1.0");
+	ck_assert_ptr_null(out.partial.name);
+	target_state_clear(&out);
+	/* More bytes than the size: ignored too. */
+	write_file(path, "partial_version=1\npartial_sha256=" SHA_A "\npartial_size=4\npartial_bytes=5\n"
+	           "partial_name=.hello.updater-AbC123\n", 164, 0644);
+	ck_assert_int_eq(state_load_target(state_dir, "hello", &out), 0);
+	ck_assert_ptr_null(out.partial.name);
+	target_state_clear(&out);
+}
+END_TEST
+
 START_TEST(test_unknown_keys_and_blank_lines_are_not_damage)
 {
 	static const char text[] = "future_key=whatever\n\nversion=3.1\nupdated_at=12\n";
@@ -648,6 +699,7 @@ static Suite *state_suite(void)
 	tcase_add_test(targets, test_damaged_file_is_ebadmsg_and_reads_as_never);
 	tcase_add_test(targets, test_unknown_keys_and_blank_lines_are_not_damage);
 	tcase_add_test(targets, test_every_state_that_saves_loads_back);
+	tcase_add_test(targets, test_partial_download_round_trips_and_is_whole_or_ignored);
 
 	tcase_add_test(last_check, test_last_check_round_trips_and_is_minus_one_when_never);
 

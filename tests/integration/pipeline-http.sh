@@ -10,64 +10,7 @@
 . "$(dirname "$0")/daemon-lib.sh"
 . "$(dirname "$0")/pipeline-lib.sh"
 
-NGINX=/usr/sbin/nginx
-[[ -x $NGINX ]] || skip "needs nginx ($NGINX)"
-
-free_port() {
-	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# start_nginx: nginx on a free port, serving $TEST_TMP/repo as /repo/ and
-# answering 500 for /broken/manifest. Sets PORT, NGX, ACCESS.
-start_nginx() {
-	local try
-	NGX=$TEST_TMP/nginx
-	ACCESS=$NGX/access.log
-	mkdir -p "$NGX/tmp"
-	for try in 1 2 3; do
-		PORT=$(free_port)
-		cat >"$NGX/nginx.conf" <<EOF
-# One process, so that killing it at exit leaves no worker behind.
-master_process off;
-error_log $NGX/error.log info;
-events { worker_connections 64; }
-http {
-	default_type application/octet-stream;
-	log_format cond escape=none '\$status \$request_method \$uri inm=\$http_if_none_match';
-	access_log $ACCESS cond;
-	client_body_temp_path $NGX/tmp/body;
-	proxy_temp_path $NGX/tmp/proxy;
-	fastcgi_temp_path $NGX/tmp/fastcgi;
-	uwsgi_temp_path $NGX/tmp/uwsgi;
-	scgi_temp_path $NGX/tmp/scgi;
-	server {
-		listen 127.0.0.1:$PORT;
-		root $TEST_TMP;
-		location / { return 404; }
-		location /repo/ { }
-		location = /broken/manifest { return 500; }
-	}
-}
-EOF
-		"$NGINX" -e "$NGX/error.log" -p "$NGX" -c "$NGX/nginx.conf" \
-			-g "daemon off; pid $NGX/nginx.pid;" >>"$NGX/nginx.out" 2>&1 </dev/null &
-		NGINX_PID=$!
-		track_pid "$NGINX_PID"
-		if wait_until 10 curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/"; then
-			return 0
-		fi
-		kill -KILL "$NGINX_PID" 2>/dev/null
-		wait "$NGINX_PID" 2>/dev/null
-		echo "nginx did not start on port $PORT (try $try)" >&2
-	done
-	cat "$NGX/error.log" "$NGX/nginx.out" >&2
-	fail "nginx did not start"
-}
-
-# Lines of the access log matching an ERE.
-access_count() {
-	grep -c -E -- "$1" "$ACCESS" || true
-}
+require_nginx
 
 # http_publish VERSION [options]: pl_publish. nginx's ETag is the mtime in
 # whole seconds and the size, and these manifests are all of one size:

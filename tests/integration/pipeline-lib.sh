@@ -187,6 +187,73 @@ pl_exited() {
 	[[ -z $st || $st == Z ]]
 }
 
+NGINX=/usr/sbin/nginx
+
+# require_nginx: skip the test without nginx.
+require_nginx() {
+	[[ -x $NGINX ]] || skip "needs nginx ($NGINX)"
+}
+
+free_port() {
+	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_nginx: nginx on a free port, serving $TEST_TMP/repo as /repo/ and
+# answering 500 for /broken/manifest. Sets PORT, NGX, ACCESS; NGX/bytes.log
+# has "STATUS URI BODY_BYTES" a request.
+start_nginx() {
+	local try
+	NGX=$TEST_TMP/nginx
+	ACCESS=$NGX/access.log
+	mkdir -p "$NGX/tmp"
+	for try in 1 2 3; do
+		PORT=$(free_port)
+		cat >"$NGX/nginx.conf" <<EOF
+# One process, so that killing it at exit leaves no worker behind.
+master_process off;
+error_log $NGX/error.log info;
+events { worker_connections 64; }
+http {
+	default_type application/octet-stream;
+	log_format cond escape=none '\$status \$request_method \$uri inm=\$http_if_none_match';
+	access_log $ACCESS cond;
+	# What crossed the network, for the transfer tests.
+	log_format bytes escape=none '\$status \$uri \$body_bytes_sent';
+	access_log $NGX/bytes.log bytes;
+	client_body_temp_path $NGX/tmp/body;
+	proxy_temp_path $NGX/tmp/proxy;
+	fastcgi_temp_path $NGX/tmp/fastcgi;
+	uwsgi_temp_path $NGX/tmp/uwsgi;
+	scgi_temp_path $NGX/tmp/scgi;
+	server {
+		listen 127.0.0.1:$PORT;
+		root $TEST_TMP;
+		location / { return 404; }
+		location /repo/ { }
+		location = /broken/manifest { return 500; }
+	}
+}
+EOF
+		"$NGINX" -e "$NGX/error.log" -p "$NGX" -c "$NGX/nginx.conf" \
+			-g "daemon off; pid $NGX/nginx.pid;" >>"$NGX/nginx.out" 2>&1 </dev/null &
+		NGINX_PID=$!
+		track_pid "$NGINX_PID"
+		if wait_until 10 curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/"; then
+			return 0
+		fi
+		kill -KILL "$NGINX_PID" 2>/dev/null
+		wait "$NGINX_PID" 2>/dev/null
+		echo "nginx did not start on port $PORT (try $try)" >&2
+	done
+	cat "$NGX/error.log" "$NGX/nginx.out" >&2
+	fail "nginx did not start"
+}
+
+# Lines of the access log matching an ERE.
+access_count() {
+	grep -c -E -- "$1" "$ACCESS" || true
+}
+
 # PL_SHOW_LOG=1 in the environment: print the daemon's log at exit (debugging).
 if [[ -n ${PL_SHOW_LOG:-} ]]; then
 	trap '[[ -f ${TEST_LOG:-} ]] && cat "$TEST_LOG" >&2; _cleanup' EXIT
