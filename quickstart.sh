@@ -15,7 +15,7 @@ packages=(
 	build-essential autoconf automake libtool pkg-config
 	libsystemd-dev libyaml-dev libsodium-dev check
 	minisign curl nginx-light shellcheck python3 systemd
-	strace procps util-linux iproute2 man-db bc
+	strace procps util-linux iproute2 man-db bc prometheus
 	libssl-dev openssl zstd
 )
 

@@ -734,6 +734,41 @@ static void take_target_path(struct validator *v, struct target_config *t, const
 	t->path = dup_or_oom(v, s);
 }
 
+/* channel:, pin:, window: of a target (SPEC 16). Returns false when KEY is none of them. */
+static bool take_pacing(struct validator *v, struct target_config *t, const char *name,
+                        const struct ynode *val, const char *key)
+{
+	const char *s;
+	char err[256];
+
+	if (strcmp(name, "channel") != 0 && strcmp(name, "pin") != 0 && strcmp(name, "window") != 0)
+		return false;
+	s = want_string(v, val, key);
+	if (!s)
+		return true;
+	if (strcmp(name, "channel") == 0) {
+		if (!valid_target_name(s)) {
+			errors_add(v->errs, val->line, key, "'%s' is not a valid channel (1 to %d of A-Z a-z 0-9 . _ -)",
+			           s, CONFIG_NAME_MAX);
+			return true;
+		}
+		set_string(v, &t->channel, s);
+	} else if (strcmp(name, "pin") == 0) {
+		if (!version_is_valid(s)) {
+			errors_add(v->errs, val->line, key, "'%s' is not a version (or its leading components)", s);
+			return true;
+		}
+		set_string(v, &t->pin, s);
+	} else {
+		if (schedule_windows_parse(s, &t->windows, err, sizeof(err)) < 0) {
+			errors_add(v->errs, val->line, key, "%s", err);
+			return true;
+		}
+		set_string(v, &t->window, s);
+	}
+	return true;
+}
+
 static void take_target(struct validator *v, const struct ynode *n, size_t idx)
 {
 	struct config *c = v->config;
@@ -811,6 +846,8 @@ static void take_target(struct validator *v, const struct ynode *n, size_t idx)
 				errors_add(v->errs, val->line, key, "'%s' is not true or false", s);
 		} else if (strcmp(k->value, "max_rate") == 0) {
 			take_size(v, val, key, &t->max_rate);
+		} else if (take_pacing(v, t, k->value, val, key)) {
+			/* done */
 		} else {
 			errors_add(v->errs, k->line, key, "unknown key");
 		}
@@ -845,6 +882,44 @@ static void take_targets(struct validator *v, const struct ynode *n, const char 
 	}
 	for (size_t i = 0; i < n->n_kids && v->r == 0; i++)
 		take_target(v, n->kids[i], i);
+}
+
+/* rollout_bucket:, machine_id_file:, metrics_file:, max_inhibit: (SPEC 16). False when NAME is none of them. */
+static bool take_fleet(struct validator *v, const char *name, const struct ynode *val)
+{
+	struct config *c = v->config;
+	const char *s;
+	char *end;
+	double b;
+
+	if (strcmp(name, "max_inhibit") == 0) {
+		take_duration(v, val, name, &c->max_inhibit_sec, 0);
+		return true;
+	}
+	if (strcmp(name, "machine_id_file") == 0 || strcmp(name, "metrics_file") == 0) {
+		s = want_string(v, val, name);
+		if (!s)
+			return true;
+		if (s[0] != '/' || strlen(s) >= PATH_MAX) {
+			errors_add(v->errs, val->line, name, "must be an absolute path");
+			return true;
+		}
+		set_string(v, name[1] == 'a' ? &c->machine_id_file : &c->metrics_file, s);
+		return true;
+	}
+	if (strcmp(name, "rollout_bucket") != 0)
+		return false;
+	s = want_string(v, val, name);
+	if (!s)
+		return true;
+	errno = 0;
+	b = strtod(s, &end);
+	if (errno || end == s || *end || !(b >= 0.0 && b <= 1.0)) {
+		errors_add(v->errs, val->line, name, "'%s' is not a number from 0.0 (first) to 1.0 (last)", s);
+		return true;
+	}
+	c->rollout_bucket = b;
+	return true;
 }
 
 static void validate_root(struct validator *v, const struct ynode *root)
@@ -895,7 +970,9 @@ static void validate_root(struct validator *v, const struct ynode *root)
 		else if (strcmp(name, "targets") == 0) {
 			has_targets = true;
 			take_targets(v, val, name);
-		} else
+		} else if (take_fleet(v, name, val))
+			continue;
+		else
 			errors_add(v->errs, k->line, name, "unknown key");
 	}
 	if (!has_targets && v->r == 0)
@@ -918,6 +995,8 @@ static struct config *config_new_defaults(const char *file)
 	c->min_interval_sec = 60;
 	c->script_timeout_sec = 5 * 60;
 	c->max_download = 1ULL << 30;
+	c->rollout_bucket = -1.0;
+	c->max_inhibit_sec = 6 * 3600;
 	if (!c->file || !c->socket_path || !c->scripts_dir || !c->state_dir || !c->script_user) {
 		config_free(c);
 		return NULL;
@@ -1049,6 +1128,9 @@ void config_free(struct config *config)
 			for (char **a = t->smoke_test; *a; a++)
 				free(*a);
 		free(t->smoke_test);
+		free(t->channel);
+		free(t->pin);
+		free(t->window);
 	}
 	free(config->targets);
 	free(config->trusted_keys);
@@ -1057,6 +1139,8 @@ void config_free(struct config *config)
 	free(config->scripts_dir);
 	free(config->state_dir);
 	free(config->script_user);
+	free(config->machine_id_file);
+	free(config->metrics_file);
 	free(config);
 }
 

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "manifest.h"
+#include "schedule.h"
 #include "updater-protocol.h"
 
 #define CONFIG_NAME_MAX 64
@@ -30,6 +31,11 @@ struct target_config {
 	char **smoke_test;              /* arguments only, NULL-terminated; NULL when not configured */
 	bool allow_downgrade;
 	uint64_t max_rate; /* bytes per second for its downloads; 0: the global max_rate */
+	/* Fleet pacing (SPEC 16). */
+	char *channel; /* [A-Za-z0-9._-]{1,64}; NULL: none */
+	char *pin;     /* NULL: none */
+	char *window;  /* the text, for logs; NULL: always open */
+	struct schedule_windows windows;
 };
 
 struct config {
@@ -46,6 +52,11 @@ struct config {
 	uint64_t max_rate;     /* bytes per second, UPDATER_MAX_RATE to the scripts; 0: no limit */
 	struct minisign_pubkey *trusted_keys;
 	size_t n_trusted_keys;
+	/* Fleet pacing (SPEC 16). */
+	double rollout_bucket;   /* 0.0-1.0 from `rollout_bucket:`; < 0: from the machine-id */
+	char *machine_id_file;   /* NULL: /etc/machine-id, else STATE_DIR/machine-id */
+	char *metrics_file;      /* NULL: none */
+	uint64_t max_inhibit_sec; /* 0: no limit */
 	struct target_config *targets; /* at least one */
 	size_t n_targets;
 };

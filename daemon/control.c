@@ -398,9 +398,17 @@ int control_parse(const uint8_t *buf, size_t len, bool truncated, struct control
 		{ UPDATER_REQ_STATUS, CONTROL_STATUS },
 		{ UPDATER_REQ_SUBSCRIBE, CONTROL_SUBSCRIBE },
 		{ UPDATER_REQ_UNSUBSCRIBE, CONTROL_UNSUBSCRIBE },
+		{ UPDATER_REQ_METRICS, CONTROL_METRICS },
 	};
-	static const char rollback[] = UPDATER_REQ_ROLLBACK;
-	const size_t rlen = sizeof(rollback) - 1;
+	/* The words followed by a target name. */
+	static const struct {
+		const char *word;
+		enum control_command command;
+	} target_words[] = {
+		{ UPDATER_REQ_ROLLBACK, CONTROL_ROLLBACK },
+		{ UPDATER_REQ_HOLD, CONTROL_HOLD },
+		{ UPDATER_REQ_UNHOLD, CONTROL_UNHOLD },
+	};
 
 	if (truncated || len > CONTROL_REQUEST_MAX) {
 		(void)snprintf(err, err_size, "request too long (over %d bytes)", CONTROL_REQUEST_MAX);
@@ -429,12 +437,16 @@ int control_parse(const uint8_t *buf, size_t len, bool truncated, struct control
 			return 0;
 		}
 	}
-	if (len >= rlen && memcmp(buf, rollback, rlen) == 0 && (len == rlen || buf[rlen] == ' ')) {
+	for (size_t w = 0; w < sizeof(target_words) / sizeof(target_words[0]); w++) {
+		const char *word = target_words[w].word;
+		const size_t rlen = strlen(word);
 		const uint8_t *name = buf + rlen + 1;
 		size_t nlen = len > rlen ? len - rlen - 1 : 0;
 
+		if (len < rlen || memcmp(buf, word, rlen) != 0 || (len != rlen && buf[rlen] != ' '))
+			continue;
 		if (nlen == 0) {
-			(void)snprintf(err, err_size, "rollback needs a target name");
+			(void)snprintf(err, err_size, "%s needs a target name", word);
 			return -EINVAL;
 		}
 		if (nlen > CONFIG_NAME_MAX) {
@@ -447,7 +459,7 @@ int control_parse(const uint8_t *buf, size_t len, bool truncated, struct control
 				return -EINVAL;
 			}
 		}
-		*ret = (struct control_request){ .command = CONTROL_ROLLBACK };
+		*ret = (struct control_request){ .command = target_words[w].command };
 		memcpy(ret->target, name, nlen);
 		ret->target[nlen] = '\0';
 		return 0;

@@ -105,11 +105,14 @@ enum control_command {
 	CONTROL_SUBSCRIBE,
 	CONTROL_UNSUBSCRIBE,
 	CONTROL_ROLLBACK,
+	CONTROL_HOLD,
+	CONTROL_UNHOLD,
+	CONTROL_METRICS,
 };
 
 struct control_request {
 	enum control_command command;
-	char target[CONFIG_NAME_MAX + 1]; /* CONTROL_ROLLBACK */
+	char target[CONFIG_NAME_MAX + 1]; /* CONTROL_ROLLBACK, CONTROL_HOLD, CONTROL_UNHOLD */
 };
 
 /*

@@ -61,6 +61,8 @@
 #define FDNAME_CONTROL "control"
 #define FDNAME_HANDOVER "handover"
 
+#define METRICS_MIN_GAP_MS 1000
+
 struct daemon {
 	char *config_file;
 	struct config *config;       /* the running configuration */
@@ -87,6 +89,12 @@ struct daemon {
 
 	int64_t watchdog_ms; /* 0: off */
 	int64_t watchdog_next;
+
+	/* The metrics file: rewritten when dirty, at most every METRICS_MIN_GAP_MS. */
+	bool metrics_dirty;
+	bool metrics_failed;
+	int64_t metrics_next;
+	struct target_state *view_states; /* of the view being rendered */
 
 	/* Self-update: a swap replaced our own executable; the memfd handed over. */
 	bool reexec;
@@ -398,12 +406,27 @@ static void start_round(struct daemon *d, int64_t now)
 	log_debug("check round started");
 }
 
+/* A check at the wall-clock time WAKE_MS (Unix ms), in the schedule's clock. */
+static void wake_at(struct daemon *d, int64_t now, int64_t wake_ms)
+{
+	struct timespec ts;
+	int64_t wall, at;
+
+	if (wake_ms < 0)
+		return;
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	wall = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	at = now + (wake_ms > wall ? wake_ms - wall : 0);
+	schedule_wake(&d->sched, at);
+	log_debug("a check is planned in %" PRId64 " ms, when a version found may go in", at - now);
+}
+
 static void finish_round(struct daemon *d, int64_t now)
 {
 	bool failed = update_round_failed(d->round);
 	const char *summary = update_round_summary(d->round);
 	char msg[2200], clean[2200]; /* summaries run up to 2 KiB */
-	int64_t wall = (int64_t)time(NULL);
+	int64_t wall = (int64_t)time(NULL), wake_ms;
 	int r;
 
 	if (!summary)
@@ -414,6 +437,7 @@ static void finish_round(struct daemon *d, int64_t now)
 	(void)snprintf(msg, sizeof(msg), "%s %s", failed ? UPDATER_NOTE_CHECKED_FAILED : UPDATER_NOTE_CHECKED_OK, summary);
 	control_sanitize(msg, clean, sizeof(clean));
 
+	wake_ms = update_round_wake_ms(d->round);
 	update_round_free(d->round);
 	d->round = NULL;
 	if (d->round_config && d->round_config != d->config)
@@ -425,17 +449,56 @@ static void finish_round(struct daemon *d, int64_t now)
 		log_warn("'%s': cannot record the time of the last check: %s", d->config->state_dir, strerror(-r));
 	d->last_check = wall;
 	schedule_finished(&d->sched, now, failed);
+	wake_at(d, now, wake_ms);
+	d->metrics_dirty = true;
 	if (failed && d->sched.retry != SCHEDULE_NEVER)
 		log_info("retrying in %" PRId64 " s", (d->sched.retry - now + 999) / 1000);
 	(void)subscribers_send(&d->subs, d->cs.fd, clean);
 }
 
-static void fill_status_reply(struct daemon *d, struct control_msg *m, int64_t now)
+/*
+ * The view of the state that status.c renders, for the status reply, the
+ * metrics reply and the metrics file alike. TARGETS and STATES have room for
+ * every target; the caller clears STATES afterwards (view_clear).
+ */
+static int view_build(struct daemon *d, int64_t now, struct status_view *ret)
 {
 	const struct config *c = d->config;
-	struct status_target *targets = calloc(c->n_targets ? c->n_targets : 1, sizeof(*targets));
-	struct target_state *states = calloc(c->n_targets ? c->n_targets : 1, sizeof(*states));
-	struct status_view st = {
+	size_t n = c->n_targets ? c->n_targets : 1;
+	struct status_target *targets = calloc(n, sizeof(*targets));
+	struct target_state *states = calloc(n, sizeof(*states));
+
+	if (!targets || !states) {
+		free(targets);
+		free(states);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < c->n_targets; i++) {
+		const struct target_config *t = &c->targets[i];
+		struct target_state *s = &states[i];
+
+		if (state_load_target(c->state_dir, t->name, s) < 0)
+			*s = (struct target_state){ .updated_at = -1, .pending_at = -1, .last_success = -1 };
+		targets[i] = (struct status_target){
+			.name = t->name,
+			.path = t->path,
+			.version = s->version,
+			.sha256 = s->sha256_hex,
+			.updated_at = s->updated_at,
+			.last_error = s->last_error,
+			.held = state_is_held(c->state_dir, t->name),
+			.pending_version = s->pending_version,
+			.pending_at = s->pending_at,
+			.pending_why = s->pending_why,
+			.updates = s->updates,
+			.rollbacks_manual = s->rollbacks_manual,
+			.rollbacks_health = s->rollbacks_health,
+			.check_failures = s->check_failures,
+			.download_bytes = s->download_bytes,
+			.last_success = s->last_success,
+		};
+	}
+	*ret = (struct status_view){
 		.version = PACKAGE_VERSION,
 		.state = d->round ? phase_name(update_round_phase(d->round)) : "idle",
 		.last_check = d->last_check,
@@ -447,35 +510,106 @@ static void fill_status_reply(struct daemon *d, struct control_msg *m, int64_t n
 		.targets = targets,
 		.n_targets = c->n_targets,
 	};
-	char *json = NULL;
+	d->view_states = states;
+	return 0;
+}
+
+static void view_clear(struct daemon *d, struct status_view *v)
+{
+	for (size_t i = 0; d->view_states && i < v->n_targets; i++)
+		target_state_clear(&d->view_states[i]);
+	free(d->view_states);
+	d->view_states = NULL;
+	free((void *)v->targets);
+	v->targets = NULL;
+}
+
+static void fill_status_reply(struct daemon *d, struct control_msg *m, int64_t now, bool metrics)
+{
+	struct status_view st;
+	char *text = NULL;
 	size_t len = 0;
+	int r;
 
-	if (!targets || !states) {
+	if (view_build(d, now, &st) < 0) {
 		control_set_replyf(m, UPDATER_REPLY_ERROR "out of memory");
-		goto out;
+		return;
 	}
-	for (size_t i = 0; i < c->n_targets; i++) {
-		const struct target_config *t = &c->targets[i];
+	r = metrics ? status_render_metrics(&st, &text, &len) : status_render_json(&st, &text, &len);
+	if (r < 0 || control_set_reply(m, text, len) < 0)
+		control_set_replyf(m, UPDATER_REPLY_ERROR "out of memory");
+	free(text);
+	view_clear(d, &st);
+}
 
-		if (state_load_target(c->state_dir, t->name, &states[i]) < 0)
-			states[i] = (struct target_state){ .updated_at = -1 };
-		targets[i] = (struct status_target){
-			.name = t->name,
-			.path = t->path,
-			.version = states[i].version,
-			.sha256 = states[i].sha256_hex,
-			.updated_at = states[i].updated_at,
-			.last_error = states[i].last_error,
-		};
+/*
+ * The metrics file (SPEC 16): rewritten atomically when anything changed,
+ * at most once a second, so a flood of requests costs one write a second.
+ */
+static void metrics_write(struct daemon *d, int64_t now)
+{
+	const char *file = d->config->metrics_file;
+	struct status_view st;
+	char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	d->metrics_dirty = false;
+	d->metrics_next = now + METRICS_MIN_GAP_MS;
+	if (!file || view_build(d, now, &st) < 0)
+		return;
+	r = status_render_metrics(&st, &text, &len);
+	view_clear(d, &st);
+	if (r == 0)
+		r = state_write_file_atomic(file, text, len);
+	if (r < 0 && !d->metrics_failed)
+		log_warn("metrics_file '%s': cannot write it: %s", file, strerror(-r));
+	d->metrics_failed = r < 0;
+	free(text);
+}
+
+/* At start-up: the pending versions of the state that have a time. */
+static void wake_for_pending(struct daemon *d, int64_t now)
+{
+	for (size_t i = 0; i < d->config->n_targets; i++) {
+		struct target_state st;
+
+		if (state_load_target(d->config->state_dir, d->config->targets[i].name, &st) == 0 &&
+		    st.pending_version && st.pending_at >= 0)
+			wake_at(d, now, st.pending_at * 1000);
+		target_state_clear(&st);
 	}
-	if (status_render_json(&st, &json, &len) < 0 || control_set_reply(m, json, len) < 0)
-		control_set_replyf(m, UPDATER_REPLY_ERROR "out of memory");
-	free(json);
-	for (size_t i = 0; i < c->n_targets; i++)
-		target_state_clear(&states[i]);
-out:
-	free(targets);
-	free(states);
+}
+
+static void handle_hold(struct daemon *d, struct control_msg *m, const char *target, bool hold)
+{
+	int r;
+
+	if (!config_find_target(d->config, target)) {
+		control_set_replyf(m, UPDATER_REPLY_ERROR "no target named '%s'", target);
+		return;
+	}
+	r = state_set_held(d->config->state_dir, target, hold);
+	if (r < 0) {
+		log_err("%s: cannot %s it in '%s': %s", target, hold ? "hold" : "release", d->config->state_dir,
+		        strerror(-r));
+		control_set_replyf(m, UPDATER_REPLY_ERROR "%s", strerror(-r));
+		return;
+	}
+	if (hold)
+		log_notice("%s: held (by uid 0, pid %d): checks still run, nothing is installed until it is released",
+		           target, (int)m->pid);
+	else
+		log_notice("%s: released (by uid 0, pid %d)", target, (int)m->pid);
+	control_set_replyf(m, "%s", UPDATER_REPLY_OK);
+	d->metrics_dirty = true;
+	/* A version that waited for the release goes in now. */
+	if (!hold) {
+		int64_t wait_ms;
+		bool coalesced;
+
+		(void)schedule_request(&d->sched, now_boottime_ms(), &wait_ms, &coalesced);
+	}
 }
 
 static void subscription_reply(struct control_msg *m, int r)
@@ -551,7 +685,20 @@ static void handle_request(struct daemon *d, struct control_msg *m, int64_t now)
 		control_set_replyf(m, "%s", text);
 		break;
 	case CONTROL_STATUS:
-		fill_status_reply(d, m, now);
+		fill_status_reply(d, m, now, false);
+		break;
+	case CONTROL_METRICS:
+		fill_status_reply(d, m, now, true);
+		break;
+	case CONTROL_HOLD:
+	case CONTROL_UNHOLD:
+		if (!m->has_creds || m->uid != 0) {
+			d->rejected++;
+			control_set_replyf(m, UPDATER_REPLY_ERROR "permission denied: %s needs root",
+			                   req.command == CONTROL_HOLD ? UPDATER_REQ_HOLD : UPDATER_REQ_UNHOLD);
+			break;
+		}
+		handle_hold(d, m, req.target, req.command == CONTROL_HOLD);
 		break;
 	case CONTROL_SUBSCRIBE:
 		subscription_reply(m, subscribers_add(&d->subs, &m->addr, m->addrlen, m->uid));
@@ -627,6 +774,7 @@ static void reload(struct daemon *d, int64_t now)
 		if (r < 0)
 			log_err("'%s': %s", config->state_dir, strerror(-r));
 		log_info("'%s' reloaded", d->config_file);
+		d->metrics_dirty = true;
 	}
 	notify_ready();
 	/* SIGHUP also means "check now", past min_interval. */
@@ -771,6 +919,12 @@ static int run_loop(struct daemon *d)
 			deadline = schedule_next(&d->sched);
 		if (d->watchdog_ms > 0)
 			deadline = min64(deadline, d->watchdog_next);
+		if (d->metrics_dirty && d->config->metrics_file) {
+			if (now >= d->metrics_next)
+				metrics_write(d, now);
+			else
+				deadline = min64(deadline, d->metrics_next);
+		}
 		arm_timer(d, deadline);
 
 		FD_ZERO(&rfds);
@@ -809,8 +963,10 @@ static int run_loop(struct daemon *d)
 			(void)read(d->timerfd, &ticks, sizeof(ticks));
 			d->timer_armed = 0; /* expired: arm it again (0 is never a deadline) */
 		}
-		if (FD_ISSET(d->cs.fd, &rfds))
+		if (FD_ISSET(d->cs.fd, &rfds)) {
 			handle_control(d, now);
+			d->metrics_dirty = true; /* the request counters */
+		}
 		update_background_process(&rfds);
 		if (d->round && update_round_process(d->round, &rfds, now) > 0)
 			finish_round(d, now);
@@ -907,6 +1063,8 @@ static int cmd_daemon(const char *file, const int *passed, size_t n_passed)
 	params = schedule_params_of(d.config);
 	schedule_init(&d.sched, &params, NULL, now, since);
 	handover_take(&d, now);
+	wake_for_pending(&d, now);
+	d.metrics_dirty = true;
 
 	d.watchdog_ms = notify_watchdog_interval_ms();
 	d.watchdog_next = now + d.watchdog_ms;

@@ -314,15 +314,52 @@ void manifest_clear(struct manifest *m)
 	free(m->url);
 	memset(m, 0, sizeof(*m));
 	m->expires = -1;
+	m->rollout_start = -1;
+	m->rollout_percent = 100;
 }
 
-enum { K_TARGET, K_VERSION, K_URL, K_SIZE, K_SHA256, K_EXPIRES, K_COUNT };
-static const char *const known_keys[K_COUNT] = { "target", "version", "url", "size", "sha256", "expires" };
+/* "172800", "45s", "5m", "6h", "2d" -> seconds (at most ten years). */
+static int parse_duration(const char *s, int64_t *ret)
+{
+	uint64_t v, mult = 1;
+	char num[24];
+	size_t len = strlen(s);
+
+	if (len == 0 || len >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, s, len + 1);
+	switch (num[len - 1]) {
+	case 's': mult = 1; num[--len] = '\0'; break;
+	case 'm': mult = 60; num[--len] = '\0'; break;
+	case 'h': mult = 3600; num[--len] = '\0'; break;
+	case 'd': mult = 86400; num[--len] = '\0'; break;
+	default: break;
+	}
+	if (parse_u64(num, &v) < 0 || v > 3650ULL * 86400 / mult)
+		return -EINVAL;
+	*ret = (int64_t)(v * mult);
+	return 0;
+}
+
+enum {
+	K_TARGET,
+	K_VERSION,
+	K_URL,
+	K_SIZE,
+	K_SHA256, /* the last required key */
+	K_EXPIRES,
+	K_ROLLOUT_START,
+	K_ROLLOUT_DURATION,
+	K_ROLLOUT_PERCENT,
+	K_COUNT
+};
+static const char *const known_keys[K_COUNT] = { "target", "version", "url", "size", "sha256", "expires",
+	                                         "rollout_start", "rollout_duration", "rollout_percent" };
 
 int manifest_parse(const char *body, size_t len, const char *expected_target, time_t now,
                    struct manifest *ret, char *err, size_t err_size)
 {
-	struct manifest m = { .expires = -1 };
+	struct manifest m = { .expires = -1, .rollout_start = -1, .rollout_percent = 100 };
 	char *values[K_COUNT] = { 0 };
 	int lineno = 0, r = -EINVAL;
 	size_t pos = 0;
@@ -375,7 +412,7 @@ int manifest_parse(const char *body, size_t len, const char *expected_target, ti
 		}
 	}
 	for (int k = 0; k < K_COUNT; k++) {
-		if (k != K_EXPIRES && !values[k]) {
+		if (k <= K_SHA256 && !values[k]) {
 			set_err(err, err_size, "required key '%s' is missing", known_keys[k]);
 			goto fail;
 		}
@@ -412,6 +449,32 @@ int manifest_parse(const char *body, size_t len, const char *expected_target, ti
 			r = -ESTALE;
 			goto fail;
 		}
+	}
+	if (values[K_ROLLOUT_START] && parse_rfc3339_utc(values[K_ROLLOUT_START], &m.rollout_start) < 0) {
+		set_err(err, err_size, "rollout_start '%s' is not of the form 2026-12-31T00:00:00Z",
+		        values[K_ROLLOUT_START]);
+		goto fail;
+	}
+	if (values[K_ROLLOUT_DURATION]) {
+		if (parse_duration(values[K_ROLLOUT_DURATION], &m.rollout_duration) < 0) {
+			set_err(err, err_size, "rollout_duration '%s' is not a duration (seconds, or with s, m, h or d)",
+			        values[K_ROLLOUT_DURATION]);
+			goto fail;
+		}
+		if (!values[K_ROLLOUT_START]) {
+			set_err(err, err_size, "rollout_duration needs rollout_start");
+			goto fail;
+		}
+	}
+	if (values[K_ROLLOUT_PERCENT]) {
+		uint64_t pct;
+
+		if (parse_u64(values[K_ROLLOUT_PERCENT], &pct) < 0 || pct > 100) {
+			set_err(err, err_size, "rollout_percent '%s' is not a number from 0 to 100",
+			        values[K_ROLLOUT_PERCENT]);
+			goto fail;
+		}
+		m.rollout_percent = (int)pct;
 	}
 	memcpy(m.sha256_hex, values[K_SHA256], 65);
 	for (int i = 0; i < 32; i++) {

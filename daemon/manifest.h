@@ -43,6 +43,10 @@ struct manifest {
 	uint8_t sha256[32];
 	char sha256_hex[65]; /* 64 lowercase hex digits */
 	int64_t expires;     /* Unix seconds; -1 when absent */
+	/* Fleet pacing (SPEC 16), signed like the rest. */
+	int64_t rollout_start;    /* Unix seconds; -1 when absent */
+	int64_t rollout_duration; /* seconds; 0 when absent */
+	int rollout_percent;      /* 0-100; 100 when absent */
 	bool signed_by_key;  /* a trusted key verified it */
 };
 
@@ -58,7 +62,9 @@ int minisign_pubkey_parse(const char *text, struct minisign_pubkey *ret_key);
  * signature is ignored), then parse the body strictly: required keys target,
  * version, url, size, sha256; no repeated key; size a decimal number; sha256
  * 64 lowercase hex; target equal to EXPECTED_TARGET; expires (RFC 3339 UTC,
- * "2026-12-31T00:00:00Z") not before NOW. Unknown keys are ignored.
+ * "2026-12-31T00:00:00Z") not before NOW; rollout_start (the same form),
+ * rollout_duration (seconds, or a number with s, m, h or d; only with
+ * rollout_start) and rollout_percent (0-100). Unknown keys are ignored.
  *
  * Returns 0 and fills *ret (free with manifest_clear), or -EINVAL (bad
  * content), -EBADMSG (signature problem), -ESTALE (expired), -ENOMEM; on

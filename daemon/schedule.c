@@ -1,6 +1,10 @@
 /* schedule.c - see schedule.h. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -93,6 +97,7 @@ void schedule_init(struct schedule *s, const struct schedule_params *p, schedule
 		.last_end = INT64_MIN,
 		.periodic = SCHEDULE_NEVER,
 		.retry = SCHEDULE_NEVER,
+		.wake = SCHEDULE_NEVER,
 	};
 	/* A last check "in the future" (the clock was set back) counts as just now. */
 	if (since_last_ms >= 0)
@@ -131,9 +136,14 @@ int64_t schedule_next(const struct schedule *s)
 		next = INT64_MIN;
 	next = min64(next, s->periodic);
 	next = min64(next, s->retry);
-	if (next == SCHEDULE_NEVER)
-		return SCHEDULE_NEVER;
-	return max64(next, gate(s));
+	if (next != SCHEDULE_NEVER)
+		next = max64(next, gate(s));
+	return min64(next, s->wake);
+}
+
+void schedule_wake(struct schedule *s, int64_t at)
+{
+	s->wake = min64(s->wake, at);
 }
 
 bool schedule_due(const struct schedule *s, int64_t now)
@@ -169,6 +179,7 @@ void schedule_started(struct schedule *s, int64_t now)
 	s->running = true;
 	s->pending = false;
 	s->forced = false;
+	s->wake = SCHEDULE_NEVER;
 	s->last_start = now;
 }
 
@@ -197,4 +208,194 @@ void schedule_finished(struct schedule *s, int64_t now, bool failed)
 		s->failures = 0;
 		s->retry = SCHEDULE_NEVER;
 	}
+}
+
+static const char *const day_names[7] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat" };
+
+static int parse_day(const char *s, size_t len)
+{
+	if (len != 3)
+		return -1;
+	for (int i = 0; i < 7; i++)
+		if (strncasecmp(s, day_names[i], 3) == 0)
+			return i;
+	return -1;
+}
+
+/* "HH:MM" or "HH:MM:SS" (24:00 allowed as an end) -> seconds; -1 when it is not one. */
+static int32_t parse_clock(const char *s, size_t len)
+{
+	int h, m, sec = 0, n = 0;
+	char buf[16];
+
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (len == 5 && sscanf(buf, "%2d:%2d%n", &h, &m, &n) == 2 && n == 5) {
+		/* done */
+	} else if (len == 8 && sscanf(buf, "%2d:%2d:%2d%n", &h, &m, &sec, &n) == 3 && n == 8) {
+		/* done */
+	} else {
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++)
+		if (!isdigit((unsigned char)buf[i]) && buf[i] != ':')
+			return -1;
+	if (m > 59 || sec > 59 || h > 24 || (h == 24 && (m || sec)))
+		return -1;
+	return h * 3600 + m * 60 + sec;
+}
+
+static int parse_one_window(const char *s, size_t len, struct schedule_window *ret, char *err,
+                            size_t err_size)
+{
+	const char *words[3], *p = s, *end = s + len;
+	size_t wlen[3], n = 0;
+	const char *dash;
+	int32_t start, stop;
+
+	*ret = (struct schedule_window){ .days = 0x7f };
+	while (p < end) {
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		if (p == end)
+			break;
+		if (n == 3) {
+			(void)snprintf(err, err_size, "'%.*s' has too many words (DAYS HH:MM-HH:MM [UTC])", (int)len, s);
+			return -EINVAL;
+		}
+		words[n] = p;
+		while (p < end && *p != ' ' && *p != '\t')
+			p++;
+		wlen[n] = (size_t)(p - words[n]);
+		n++;
+	}
+	if (n == 0) {
+		(void)snprintf(err, err_size, "an empty window");
+		return -EINVAL;
+	}
+	if (wlen[n - 1] == 3 && strncasecmp(words[n - 1], "utc", 3) == 0) {
+		ret->utc = true;
+		n--;
+	}
+	if (n == 0 || n > 2) {
+		(void)snprintf(err, err_size, "'%.*s' is not DAYS HH:MM-HH:MM [UTC]", (int)len, s);
+		return -EINVAL;
+	}
+	if (n == 2) {
+		const char *d = words[0];
+		size_t dl = wlen[0];
+		int a, b;
+
+		dash = memchr(d, '-', dl);
+		a = parse_day(d, dash ? (size_t)(dash - d) : dl);
+		b = dash ? parse_day(dash + 1, dl - (size_t)(dash - d) - 1) : a;
+		if (a < 0 || b < 0) {
+			(void)snprintf(err, err_size, "'%.*s' is not a day or a range of days (Mon, Mon-Fri)", (int)dl, d);
+			return -EINVAL;
+		}
+		ret->days = 0;
+		for (int i = a;; i = (i + 1) % 7) {
+			ret->days |= (uint8_t)(1u << i);
+			if (i == b)
+				break;
+		}
+		words[0] = words[1];
+		wlen[0] = wlen[1];
+	}
+	dash = memchr(words[0], '-', wlen[0]);
+	start = dash ? parse_clock(words[0], (size_t)(dash - words[0])) : -1;
+	stop = dash ? parse_clock(dash + 1, wlen[0] - (size_t)(dash - words[0]) - 1) : -1;
+	if (start < 0 || stop < 0 || start >= 86400) {
+		(void)snprintf(err, err_size, "'%.*s' is not a time range (02:00-05:00)", (int)wlen[0], words[0]);
+		return -EINVAL;
+	}
+	ret->start_sec = start;
+	ret->length_sec = stop > start ? stop - start : stop + 86400 - start;
+	return 0;
+}
+
+int schedule_windows_parse(const char *text, struct schedule_windows *ret, char *err, size_t err_size)
+{
+	struct schedule_windows w = { .n = 0 };
+	const char *p = text;
+
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		int r;
+
+		if (w.n == SCHEDULE_WINDOWS_MAX) {
+			(void)snprintf(err, err_size, "more than %d windows", SCHEDULE_WINDOWS_MAX);
+			return -EINVAL;
+		}
+		r = parse_one_window(p, len, &w.w[w.n], err, err_size);
+		if (r < 0)
+			return r;
+		w.n++;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	*ret = w;
+	return 0;
+}
+
+/* Midnight of the day OFFSET days from the day of NOW, and its weekday. */
+static int64_t midnight(int64_t now, int offset, bool utc, int *ret_wday)
+{
+	time_t t = (time_t)now, m;
+	struct tm tm;
+
+	if (!(utc ? gmtime_r(&t, &tm) : localtime_r(&t, &tm)))
+		return -1;
+	tm.tm_mday += offset;
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	tm.tm_isdst = -1;
+	m = utc ? timegm(&tm) : mktime(&tm);
+	*ret_wday = tm.tm_wday;
+	return (int64_t)m;
+}
+
+/* When window W opens on the day OFFSET days from NOW's; -1 when it does not open that day. */
+static int64_t opening(const struct schedule_window *w, int64_t now, int offset)
+{
+	time_t t = (time_t)now, o;
+	struct tm tm;
+	int wday;
+
+	if (midnight(now, offset, w->utc, &wday) < 0 || !(w->days & (1u << wday)))
+		return -1;
+	if (!(w->utc ? gmtime_r(&t, &tm) : localtime_r(&t, &tm)))
+		return -1;
+	tm.tm_mday += offset;
+	tm.tm_hour = w->start_sec / 3600;
+	tm.tm_min = w->start_sec / 60 % 60;
+	tm.tm_sec = w->start_sec % 60;
+	tm.tm_isdst = -1;
+	o = w->utc ? timegm(&tm) : mktime(&tm);
+	return (int64_t)o;
+}
+
+bool schedule_windows_open(const struct schedule_windows *w, int64_t now, int64_t *ret_next_open)
+{
+	int64_t next = -1;
+	bool open = false;
+
+	for (size_t i = 0; i < w->n; i++) {
+		/* Yesterday's window may run past midnight; a week on, every day has come round. */
+		for (int offset = -1; offset <= 7; offset++) {
+			int64_t o = opening(&w->w[i], now, offset);
+
+			if (o < 0)
+				continue;
+			if (o <= now && now < o + w->w[i].length_sec)
+				open = true;
+			else if (o > now && (next < 0 || o < next))
+				next = o;
+		}
+	}
+	*ret_next_open = next;
+	return open;
 }

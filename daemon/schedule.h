@@ -19,6 +19,10 @@
  *   - After a failed round a retry is due after a backoff of 1 min, doubling
  *     with every failure in a row, capped at min(interval, 1 h). With
  *     interval 0 nothing is retried: only requests start checks.
+ *   - A wake-up (schedule_wake): a round found a version it may install
+ *     only later (its rollout turn, its window opening, an inhibitor's
+ *     max_inhibit); a check starts then, even with interval 0, and past
+ *     min_interval (it is one check at one known time, never a flood).
  *
  * Calling sequence, from the daemon's loop:
  *
@@ -62,6 +66,7 @@ struct schedule {
 	int64_t last_end;   /* INT64_MIN: never checked (persisted time included) */
 	int64_t periodic;   /* SCHEDULE_NEVER: none */
 	int64_t retry;      /* SCHEDULE_NEVER: none */
+	int64_t wake;       /* SCHEDULE_NEVER: none */
 	unsigned failures;  /* failed rounds in a row */
 	bool running;
 	bool pending; /* a request waits for the next check */
@@ -103,7 +108,44 @@ bool schedule_due(const struct schedule *s, int64_t now);
 void schedule_started(struct schedule *s, int64_t now);
 void schedule_finished(struct schedule *s, int64_t now, bool failed);
 
+/*
+ * A check at AT (the earliest of those asked for wins). A round that starts
+ * for any reason clears it: each round asks again for what it still waits for.
+ */
+void schedule_wake(struct schedule *s, int64_t at);
+
 /* The backoff after FAILURES failed rounds in a row (>= 1) with these parameters. */
 int64_t schedule_backoff_ms(const struct schedule_params *p, unsigned failures);
+
+/*
+ * Maintenance windows (SPEC 16, `window:`): "Mon-Fri 02:00-05:00", local
+ * time, or UTC with a "UTC" suffix; several separated by commas. Days are
+ * Sun..Sat (a range may wrap: Fri-Mon) and may be left out (every day);
+ * times are HH:MM or HH:MM:SS; an end at or before the start runs past
+ * midnight into the next day.
+ */
+#define SCHEDULE_WINDOWS_MAX 16
+
+struct schedule_window {
+	uint8_t days;      /* bit N: weekday N (0 Sunday) */
+	int32_t start_sec; /* seconds after midnight */
+	int32_t length_sec;
+	bool utc;
+};
+
+struct schedule_windows {
+	struct schedule_window w[SCHEDULE_WINDOWS_MAX];
+	size_t n;
+};
+
+/* Parse TEXT. Returns 0, or -EINVAL with a sentence in ERR. */
+int schedule_windows_parse(const char *text, struct schedule_windows *ret, char *err, size_t err_size);
+
+/*
+ * At NOW (Unix seconds): true when a window is open. *ret_next_open gets
+ * when one next opens after NOW (Unix seconds; -1 never, which only an
+ * empty set gives). Local windows follow the TZ of the process.
+ */
+bool schedule_windows_open(const struct schedule_windows *w, int64_t now, int64_t *ret_next_open);
 
 #endif

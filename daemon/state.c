@@ -239,8 +239,27 @@ void target_state_clear(struct target_state *st)
 	free(st->previous_version);
 	free(st->last_error);
 	free(st->rolled_back_from);
+	free(st->pending_version);
+	free(st->pending_why);
 	memset(st, 0, sizeof(*st));
 	st->updated_at = -1;
+	st->pending_at = -1;
+	st->last_success = -1;
+}
+
+static int parse_u64(const char *s, uint64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	*ret = v;
+	return 0;
 }
 
 static bool valid_sha256_hex(const char *s)
@@ -321,6 +340,24 @@ static int apply_line(struct target_state *st, const char *key, const char *valu
 		text = &st->last_error;
 	else if (strcmp(key, "rolled_back_from") == 0)
 		text = &st->rolled_back_from;
+	else if (strcmp(key, "pending_version") == 0)
+		text = &st->pending_version;
+	else if (strcmp(key, "pending_why") == 0)
+		text = &st->pending_why;
+	else if (strcmp(key, "pending_at") == 0)
+		return parse_i64(value, &st->pending_at) < 0 ? -EBADMSG : 0;
+	else if (strcmp(key, "last_success") == 0)
+		return parse_i64(value, &st->last_success) < 0 ? -EBADMSG : 0;
+	else if (strcmp(key, "updates") == 0)
+		return parse_u64(value, &st->updates) < 0 ? -EBADMSG : 0;
+	else if (strcmp(key, "rollbacks_manual") == 0)
+		return parse_u64(value, &st->rollbacks_manual) < 0 ? -EBADMSG : 0;
+	else if (strcmp(key, "rollbacks_health") == 0)
+		return parse_u64(value, &st->rollbacks_health) < 0 ? -EBADMSG : 0;
+	else if (strcmp(key, "check_failures") == 0)
+		return parse_u64(value, &st->check_failures) < 0 ? -EBADMSG : 0;
+	else if (strcmp(key, "download_bytes") == 0)
+		return parse_u64(value, &st->download_bytes) < 0 ? -EBADMSG : 0;
 	else if (strcmp(key, "sha256") == 0 || strcmp(key, "previous_sha256") == 0) {
 		char *dst = key[0] == 's' ? st->sha256_hex : st->previous_sha256_hex;
 
@@ -349,7 +386,7 @@ static int apply_line(struct target_state *st, const char *key, const char *valu
 int state_load_target(const char *state_dir, const char *name, struct target_state *ret)
 {
 	char path[PATH_MAX], buf[STATE_FILE_MAX];
-	struct target_state st = { .updated_at = -1 };
+	struct target_state st = { .updated_at = -1, .pending_at = -1, .last_success = -1 };
 	char *line, *save = NULL;
 	size_t len;
 	int r;
@@ -429,6 +466,13 @@ int state_save_target(const char *state_dir, const char *name, const struct targ
 		fprintf(f, "partial_bytes=%" PRIu64 "\n", st->partial.bytes);
 		put_line(f, "partial_name", st->partial.name);
 	}
+	put_line(f, "pending_version", st->pending_version);
+	fprintf(f, "pending_at=%" PRId64 "\n", st->pending_version ? st->pending_at : -1);
+	put_line(f, "pending_why", st->pending_version ? st->pending_why : NULL);
+	fprintf(f, "updates=%" PRIu64 "\nrollbacks_manual=%" PRIu64 "\nrollbacks_health=%" PRIu64 "\n",
+	        st->updates, st->rollbacks_manual, st->rollbacks_health);
+	fprintf(f, "check_failures=%" PRIu64 "\ndownload_bytes=%" PRIu64 "\nlast_success=%" PRId64 "\n",
+	        st->check_failures, st->download_bytes, st->last_success);
 	if (fclose(f) != 0) {
 		free(buf);
 		return -ENOMEM;
@@ -474,4 +518,39 @@ int state_cache_dir(const char *state_dir, const char *name, uid_t uid, gid_t gi
 out:
 	(void)close(fd);
 	return r;
+}
+
+static int held_file(const char *state_dir, const char *name, char *path, size_t size)
+{
+	if (snprintf(path, size, "%s/held/%s", state_dir, name) >= (int)size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+bool state_is_held(const char *state_dir, const char *name)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	return held_file(state_dir, name, path, sizeof(path)) == 0 && lstat(path, &st) == 0;
+}
+
+int state_set_held(const char *state_dir, const char *name, bool held)
+{
+	char path[PATH_MAX];
+	int r;
+
+	r = held_file(state_dir, name, path, sizeof(path));
+	if (r < 0)
+		return r;
+	if (held) {
+		char dir[PATH_MAX];
+
+		(void)snprintf(dir, sizeof(dir), "%s/held", state_dir);
+		r = mkdir_if_missing(dir, 0755);
+		return r < 0 ? r : state_write_file_atomic(path, "held\n", 5);
+	}
+	if (unlink(path) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return fsync_dir_of(path);
 }

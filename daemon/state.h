@@ -8,7 +8,14 @@
  *                           rolled_back_from, last_error; while a partial
  *                           download is kept: partial_version,
  *                           partial_sha256, partial_size, partial_bytes,
- *                           partial_name
+ *                           partial_name; pending_version,
+ *                           pending_at, pending_why (a version found but
+ *                           not installed yet, SPEC 16); the counters of the
+ *                           metrics (updates, rollbacks_manual,
+ *                           rollbacks_health, check_failures,
+ *                           download_bytes, last_success)
+ *     held/NAME             exists while NAME is held (updaterctl hold;
+ *                           the directory is made at the first hold)
  *     cache/NAME/           HOME and UPDATER_CACHE of the scripts for NAME,
  *                           owned by script_user
  *
@@ -59,6 +66,19 @@ struct target_state {
 	char *rolled_back_from;
 	char *last_error;       /* last failure for this target, NULL when the last run succeeded */
 	struct target_partial partial;
+
+	/* A newer version seen but held back by a rule of SPEC 16; NULL when none. */
+	char *pending_version;
+	int64_t pending_at;  /* Unix seconds it is expected to go in, -1 unknown */
+	char *pending_why;   /* the rule and its sentence */
+
+	/* Counters for the metrics, kept across restarts. */
+	uint64_t updates;
+	uint64_t rollbacks_manual;
+	uint64_t rollbacks_health;
+	uint64_t check_failures;
+	uint64_t download_bytes;
+	int64_t last_success; /* Unix seconds of the last check of it that did not fail, -1 never */
 };
 
 /* Forget ST's partial download (the file itself is the caller's to delete). */
@@ -89,6 +109,11 @@ void target_state_clear(struct target_state *st);
  * owned by UID:GID, mode 0700. Stores a malloc'd path in *ret_path.
  */
 int state_cache_dir(const char *state_dir, const char *name, uid_t uid, gid_t gid, char **ret_path);
+
+/* Whether NAME is held (STATE_DIR/held/NAME exists). */
+bool state_is_held(const char *state_dir, const char *name);
+/* Hold (HELD true) or release NAME; the change is on disk when it returns 0. */
+int state_set_held(const char *state_dir, const char *name, bool held);
 
 /* Write DATA to PATH atomically (temp file, fsync, rename, fsync dir), mode 0644. */
 int state_write_file_atomic(const char *path, const void *data, size_t len);

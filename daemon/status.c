@@ -185,6 +185,19 @@ int status_render_json(const struct status_view *st, char **ret_json, size_t *re
 		sb_json_string_or_null(&b, t->sha256 && *t->sha256 ? t->sha256 : NULL);
 		sb_puts(&b, ",\"updated_at\":");
 		sb_json_time(&b, t->updated_at);
+		sb_puts(&b, t->held ? ",\"held\":true" : ",\"held\":false");
+		sb_puts(&b, ",\"pending\":");
+		if (t->pending_version) {
+			sb_puts(&b, "{\"version\":");
+			sb_json_string(&b, t->pending_version);
+			sb_puts(&b, ",\"at\":");
+			sb_json_time(&b, t->pending_at);
+			sb_puts(&b, ",\"why\":");
+			sb_json_string_or_null(&b, t->pending_why);
+			sb_puts(&b, "}");
+		} else {
+			sb_puts(&b, "null");
+		}
 		sb_puts(&b, ",\"last_error\":");
 		sb_json_string_or_null(&b, t->last_error);
 		sb_puts(&b, "}");
@@ -195,6 +208,120 @@ int status_render_json(const struct status_view *st, char **ret_json, size_t *re
 		return -ENOMEM;
 	}
 	*ret_json = b.p;
+	*ret_len = b.len;
+	return 0;
+}
+
+/* A label value: backslash, double quote and newline escaped, as the text format wants. */
+static void sb_label(struct sbuf *b, const char *name, const char *value)
+{
+	sb_puts(b, name);
+	sb_puts(b, "=\"");
+	for (const char *p = value ? value : ""; *p; p++) {
+		if (*p == '\\')
+			sb_puts(b, "\\\\");
+		else if (*p == '"')
+			sb_puts(b, "\\\"");
+		else if (*p == '\n')
+			sb_puts(b, "\\n");
+		else
+			sb_add(b, p, 1);
+	}
+	sb_puts(b, "\"");
+}
+
+static void sb_family(struct sbuf *b, const char *name, const char *type, const char *help)
+{
+	sb_puts(b, "# HELP ");
+	sb_puts(b, name);
+	sb_puts(b, " ");
+	sb_puts(b, help);
+	sb_puts(b, "\n# TYPE ");
+	sb_puts(b, name);
+	sb_puts(b, " ");
+	sb_puts(b, type);
+	sb_puts(b, "\n");
+}
+
+/* NAME{target="T"} VALUE */
+static void sb_target_sample(struct sbuf *b, const char *name, const struct status_target *t, uint64_t value)
+{
+	sb_puts(b, name);
+	sb_puts(b, "{");
+	sb_label(b, "target", t->name);
+	sb_printf(b, "} %" PRIu64 "\n", value);
+}
+
+int status_render_metrics(const struct status_view *st, char **ret_text, size_t *ret_len)
+{
+	struct sbuf b = { 0 };
+	uint64_t accepted = st->received - (st->coalesced + st->rejected > st->received
+	                                        ? st->received : st->coalesced + st->rejected);
+
+	sb_family(&b, "updater_target_info", "gauge", "The version installed of each target (empty: unknown).");
+	for (size_t i = 0; i < st->n_targets; i++) {
+		sb_puts(&b, "updater_target_info{");
+		sb_label(&b, "target", st->targets[i].name);
+		sb_puts(&b, ",");
+		sb_label(&b, "version", st->targets[i].version);
+		sb_puts(&b, "} 1\n");
+	}
+	sb_family(&b, "updater_last_check_timestamp_seconds", "gauge", "When the last check round ended.");
+	if (st->last_check >= 0)
+		sb_printf(&b, "updater_last_check_timestamp_seconds %" PRId64 "\n", st->last_check);
+	sb_family(&b, "updater_last_success_timestamp_seconds", "gauge",
+	          "When the last check of a target ended without failure.");
+	for (size_t i = 0; i < st->n_targets; i++)
+		if (st->targets[i].last_success >= 0)
+			sb_target_sample(&b, "updater_last_success_timestamp_seconds", &st->targets[i],
+			                 (uint64_t)st->targets[i].last_success);
+	sb_family(&b, "updater_updates_total", "counter", "Updates installed.");
+	for (size_t i = 0; i < st->n_targets; i++)
+		sb_target_sample(&b, "updater_updates_total", &st->targets[i], st->targets[i].updates);
+	sb_family(&b, "updater_rollbacks_total", "counter", "Rollbacks, by reason (manual or health).");
+	for (size_t i = 0; i < st->n_targets; i++) {
+		for (int h = 0; h < 2; h++) {
+			sb_puts(&b, "updater_rollbacks_total{");
+			sb_label(&b, "target", st->targets[i].name);
+			sb_puts(&b, ",");
+			sb_label(&b, "reason", h ? "health" : "manual");
+			sb_printf(&b, "} %" PRIu64 "\n",
+			          h ? st->targets[i].rollbacks_health : st->targets[i].rollbacks_manual);
+		}
+	}
+	sb_family(&b, "updater_check_failures_total", "counter",
+	          "Checks of a target that failed (check, download, verification or swap).");
+	for (size_t i = 0; i < st->n_targets; i++)
+		sb_target_sample(&b, "updater_check_failures_total", &st->targets[i], st->targets[i].check_failures);
+	sb_family(&b, "updater_download_bytes_total", "counter", "Bytes downloaded.");
+	for (size_t i = 0; i < st->n_targets; i++)
+		sb_target_sample(&b, "updater_download_bytes_total", &st->targets[i], st->targets[i].download_bytes);
+	sb_family(&b, "updater_stale_processes", "gauge", "Processes still running a replaced image of the target.");
+	for (size_t i = 0; i < st->n_targets; i++)
+		sb_target_sample(&b, "updater_stale_processes", &st->targets[i], st->targets[i].stale);
+	sb_family(&b, "updater_requests_total", "counter",
+	          "Control requests: accepted, coalesced into a waiting check, or rejected.");
+	sb_printf(&b, "updater_requests_total{result=\"accepted\"} %" PRIu64 "\n", accepted);
+	sb_printf(&b, "updater_requests_total{result=\"coalesced\"} %" PRIu64 "\n", st->coalesced);
+	sb_printf(&b, "updater_requests_total{result=\"rejected\"} %" PRIu64 "\n", st->rejected);
+	sb_family(&b, "updater_pending_timestamp_seconds", "gauge",
+	          "When a version found but held back by the rollout or a window is due.");
+	for (size_t i = 0; i < st->n_targets; i++) {
+		const struct status_target *t = &st->targets[i];
+
+		if (!t->pending_version || t->pending_at < 0)
+			continue;
+		sb_puts(&b, "updater_pending_timestamp_seconds{");
+		sb_label(&b, "target", t->name);
+		sb_puts(&b, ",");
+		sb_label(&b, "version", t->pending_version);
+		sb_printf(&b, "} %" PRId64 "\n", t->pending_at);
+	}
+	if (b.oom) {
+		free(b.p);
+		return -ENOMEM;
+	}
+	*ret_text = b.p;
 	*ret_len = b.len;
 	return 0;
 }

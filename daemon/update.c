@@ -12,6 +12,7 @@
 #include "hash.h"
 #include "log.h"
 #include "manifest.h"
+#include "policy.h"
 #include "runner.h"
 #include "state.h"
 #include "update.h"
@@ -55,6 +56,10 @@ struct update_round {
 
 	bool failed;
 	char summary[SUMMARY_MAX];
+	int64_t wake_ms; /* Unix ms of the earliest deferral with a known end, -1 none */
+	/* This machine's id for rollout buckets, read at the first rollout. */
+	char machine_id[POLICY_MACHINE_ID_MAX + 1];
+	int machine_id_r; /* 1: not read yet; 0: read; < 0: unusable */
 };
 
 /*
@@ -209,6 +214,8 @@ static int env_build(struct update_round *round, const char *cache_dir, const ch
 	ENV_ADD("UPDATER_SOURCE=%s", t->source);
 	ENV_ADD("UPDATER_VERSION=%s", round->state.version ? round->state.version : "");
 	ENV_ADD("UPDATER_SHA256=%s", round->current_sha256);
+	if (t->channel)
+		ENV_ADD("UPDATER_CHANNEL=%s", t->channel);
 	if (config_max_rate(round->opts.config, t) > 0)
 		ENV_ADD("UPDATER_MAX_RATE=%" PRIu64, config_max_rate(round->opts.config, t));
 	if (url)
@@ -270,6 +277,7 @@ static void target_failed(struct update_round *round, const char *fmt, ...)
 	log_err("%s: %s; '%s' is unchanged", round->target->name, reason, round->target->path);
 	free(round->state.last_error);
 	round->state.last_error = strdup(reason);
+	round->state.check_failures++;
 	r = state_save_target(config->state_dir, round->target->name, &round->state);
 	if (r < 0)
 		log_err("%s: cannot write its state in '%s': %s", round->target->name,
@@ -285,14 +293,13 @@ static void target_ok(struct update_round *round)
 	const struct config *config = round->opts.config;
 	int r;
 
-	if (round->state.last_error) {
-		free(round->state.last_error);
-		round->state.last_error = NULL;
-		r = state_save_target(config->state_dir, round->target->name, &round->state);
-		if (r < 0)
-			log_err("%s: cannot write its state in '%s': %s", round->target->name,
-			        config->state_dir, strerror(-r));
-	}
+	free(round->state.last_error);
+	round->state.last_error = NULL;
+	round->state.last_success = (int64_t)time(NULL);
+	r = state_save_target(config->state_dir, round->target->name, &round->state);
+	if (r < 0)
+		log_err("%s: cannot write its state in '%s': %s", round->target->name,
+		        config->state_dir, strerror(-r));
 	target_finish(round);
 }
 
@@ -671,6 +678,118 @@ static bool partial_keep(struct update_round *round)
 	return true;
 }
 
+static void pending_clear(struct target_state *st)
+{
+	free(st->pending_version);
+	free(st->pending_why);
+	st->pending_version = st->pending_why = NULL;
+	st->pending_at = -1;
+}
+
+static double machine_bucket(struct update_round *round, const struct manifest *m)
+{
+	const struct config *config = round->opts.config;
+
+	if (config->rollout_bucket >= 0)
+		return config->rollout_bucket;
+	if (round->machine_id_r == 1) {
+		round->machine_id_r = policy_machine_id(config->machine_id_file, config->state_dir,
+		                                        round->machine_id);
+		if (round->machine_id_r < 0)
+			log_warn("cannot read the machine-id from '%s': %s; taking rollouts last (bucket 1.0)",
+			         config->machine_id_file ? config->machine_id_file : POLICY_MACHINE_ID_DEFAULT,
+			         strerror(-round->machine_id_r));
+	}
+	if (round->machine_id_r < 0)
+		return 1.0;
+	return policy_bucket(round->machine_id, round->target->name, m->version);
+}
+
+static void until_text(const struct policy_decision *d, char *buf, size_t size)
+{
+	time_t t = (time_t)((d->until_ms + 999) / 1000);
+	struct tm tm;
+
+	if (d->until_ms >= 0 && gmtime_r(&t, &tm) && strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
+		return;
+	if (strcmp(d->rule, POLICY_RULE_HOLD) == 0)
+		(void)snprintf(buf, size, "updaterctl unhold");
+	else if (strcmp(d->rule, POLICY_RULE_INHIBITOR) == 0)
+		(void)snprintf(buf, size, "it is released");
+	else if (strcmp(d->rule, POLICY_RULE_PIN) == 0)
+		(void)snprintf(buf, size, "the pin changes");
+	else
+		(void)snprintf(buf, size, "a check finds a new manifest");
+}
+
+/*
+ * SPEC 16: may the version of the manifest go in now? True: go ahead.
+ * False: the target is finished, with a log line naming the rule and until
+ * when, the version recorded as pending (but for a pin), and a wake-up
+ * asked for when the rule has an end. BEFORE_SWAP: the download is done and
+ * only the rules that can change meanwhile matter (hold, window, inhibitors).
+ */
+static bool policy_allows(struct update_round *round, bool before_swap)
+{
+	const struct config *config = round->opts.config;
+	const struct target_config *t = round->target;
+	const struct manifest *m = &round->manifest;
+	struct policy_input in = {
+		.target = t->name,
+		.version = m->version,
+		.bucket = 0.0,
+		.rollout_start = before_swap ? -1 : m->rollout_start,
+		.rollout_duration = m->rollout_duration,
+		.rollout_percent = before_swap ? 100 : m->rollout_percent,
+		.pin = before_swap ? NULL : t->pin,
+		.held = state_is_held(config->state_dir, t->name),
+		.has_window = t->window != NULL,
+		.window_opens = -1,
+		.max_inhibit_ms = (int64_t)config->max_inhibit_sec * 1000,
+	};
+	struct policy_decision d;
+	struct timespec ts;
+	char until[64];
+	int r;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	in.now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (!before_swap && (in.rollout_start >= 0 || in.rollout_percent < 100))
+		in.bucket = machine_bucket(round, m);
+	if (in.has_window)
+		in.window_open = schedule_windows_open(&t->windows, (int64_t)ts.tv_sec, &in.window_opens);
+	if (round->hooks.inhibitors)
+		in.inhibitors = round->hooks.inhibitors(round->hooks.ctx, t, &in.inhibited_since_ms,
+		                                        &in.inhibitor_why);
+	policy_decide(&in, &d);
+	if (d.verdict == POLICY_INSTALL) {
+		if (d.rule)
+			log_warn("%s: %s: installing %s", t->name, d.why, m->version);
+		return true;
+	}
+	until_text(&d, until, sizeof(until));
+	log_notice("%s: not installing %s now: %s (rule: %s; until %s)", t->name, m->version, d.why,
+	           d.rule, until);
+	if (strcmp(d.rule, POLICY_RULE_HOLD) == 0)
+		summary_add(round, "held: would install %s %s", t->name, m->version);
+	else if (d.verdict == POLICY_DEFER)
+		summary_add(round, "deferred %s %s: %s", t->name, m->version, d.why);
+	else
+		summary_add(round, "refused %s %s: %s", t->name, m->version, d.why);
+	pending_clear(&round->state);
+	if (strcmp(d.rule, POLICY_RULE_PIN) != 0) {
+		round->state.pending_version = strdup(m->version);
+		round->state.pending_at = d.until_ms >= 0 ? (d.until_ms + 999) / 1000 : -1;
+		r = asprintf(&round->state.pending_why, "%s: %s", d.rule, d.why);
+		if (r < 0)
+			round->state.pending_why = NULL;
+	}
+	if (d.until_ms >= 0 && (round->wake_ms < 0 || d.until_ms < round->wake_ms))
+		round->wake_ms = d.until_ms;
+	target_ok(round);
+	return false;
+}
+
 /* The check answered: decide what to do with its manifest. */
 static void check_done(struct update_round *round, const struct runner_result *res)
 {
@@ -713,6 +832,7 @@ static void check_done(struct update_round *round, const struct runner_result *r
 			round->state.last_error = NULL;
 			(void)state_save_target(config->state_dir, t->name, &round->state);
 		}
+		pending_clear(&round->state);
 		log_debug("%s: %s is installed already", t->name, m->version);
 		summary_add(round, "%s %s is up to date", t->name, m->version);
 		target_ok(round);
@@ -722,6 +842,7 @@ static void check_done(struct update_round *round, const struct runner_result *r
 		log_notice("%s: refusing version %s: not newer than the installed %s", t->name,
 		           m->version, installed);
 		summary_add(round, "refused %s %s: not newer than %s", t->name, m->version, installed);
+		pending_clear(&round->state);
 		target_ok(round);
 		return;
 	}
@@ -735,6 +856,8 @@ static void check_done(struct update_round *round, const struct runner_result *r
 		target_ok(round);
 		return;
 	}
+	if (!policy_allows(round, false))
+		return;
 	log_notice("update available: %s %s", t->name, m->version);
 	start_download(round);
 }
@@ -772,6 +895,9 @@ static void commit(struct update_round *round)
 	st->updated_at = (int64_t)time(NULL);
 	free(st->last_error);
 	st->last_error = NULL;
+	pending_clear(st);
+	st->updates++;
+	st->last_success = st->updated_at;
 	r = state_save_target(config->state_dir, t->name, st);
 	if (r < 0)
 		log_err("%s: updated, but its state could not be written in '%s': %s", t->name,
@@ -792,6 +918,9 @@ static void download_done(struct update_round *round, const struct runner_result
 	size_t n = 0;
 	int r;
 
+	/* What crossed the network this time (a resumed download kept the rest). */
+	if (round->staging.written > round->resume_offset)
+		round->state.download_bytes += round->staging.written - round->resume_offset;
 	if (round->write_error == -EFBIG) {
 		if (round->staging.written + 1 > config->max_download)
 			target_failed(round, "download of %s exceeds max_download (%" PRIu64 " bytes)",
@@ -818,6 +947,9 @@ static void download_done(struct update_round *round, const struct runner_result
 		target_failed(round, "download of %s rejected: %s", round->manifest.version, err);
 		return;
 	}
+	/* A window may have closed, a hold or an inhibitor come, while it downloaded. */
+	if (!policy_allows(round, true))
+		return;
 	if (!t->smoke_test) {
 		commit(round);
 		return;
@@ -886,6 +1018,8 @@ int update_round_start(const struct update_opts *opts, const struct update_hooks
 	if (hooks)
 		round->hooks = *hooks;
 	round->step = STEP_NEXT_TARGET;
+	round->wake_ms = -1;
+	round->machine_id_r = 1;
 	target_state_clear(&round->state);
 	round->staging.fd = round->staging.dirfd = -1;
 	advance(round);
@@ -969,6 +1103,11 @@ int update_round_process(struct update_round *round, const fd_set *rfds, int64_t
 bool update_round_failed(const struct update_round *round)
 {
 	return round->failed;
+}
+
+int64_t update_round_wake_ms(const struct update_round *round)
+{
+	return round->wake_ms;
 }
 
 const char *update_round_summary(const struct update_round *round)
@@ -1164,6 +1303,7 @@ int update_rollback(const struct update_opts *opts, const struct update_hooks *h
 	/* Not to be installed again by the next check (a newer release is). */
 	free(st.rolled_back_from);
 	st.rolled_back_from = tmp ? strdup(tmp) : NULL;
+	st.rollbacks_manual++;
 	memcpy(res.old_sha256_hex, st.sha256_hex, 65);
 	memcpy(st.previous_sha256_hex, st.sha256_hex, 65);
 	memcpy(st.sha256_hex, sha, 65);

@@ -44,6 +44,13 @@ struct update_hooks {
 	/* After a rollback, likewise. */
 	void (*on_rolled_back)(void *ctx, const struct target_config *target, const char *version,
 	                       const struct swap_result *res);
+	/*
+	 * Inhibitors (SPEC 16) held now on TARGET or on every target: how many,
+	 * since when the oldest is held (Unix ms) and its reason (NULL: none
+	 * given). NULL hook: none.
+	 */
+	size_t (*inhibitors)(void *ctx, const struct target_config *target, int64_t *ret_since_ms,
+	                     const char **ret_why);
 	void *ctx;
 };
 
@@ -65,6 +72,13 @@ bool update_round_failed(const struct update_round *round);
 /* One line for logs and status: "update available: hello 1.4.2", "updated hello to 1.4.2", "no update", "failed: ...". */
 const char *update_round_summary(const struct update_round *round);
 void update_round_free(struct update_round *round);
+
+/*
+ * When a version this round found may go in by itself (a rollout turn, a
+ * window opening, max_inhibit running out): Unix ms of the earliest, or -1.
+ * The daemon schedules a check then.
+ */
+int64_t update_round_wake_ms(const struct update_round *round);
 
 /*
  * Roll TARGET back to its previous file (synchronously: renames only), update

@@ -12,6 +12,8 @@
  *     "status"                      -> one JSON object
  *     "subscribe" / "unsubscribe"   -> "ok" | "error REASON"
  *     "rollback TARGET"             -> "ok VERSION" | "error REASON" (root only)
+ *     "hold TARGET" / "unhold TARGET" -> "ok" | "error REASON" (root only)
+ *     "metrics"                     -> Prometheus text (SPEC 16)
  *
  * Every failure is answered "error REASON". A reply is one datagram of at
  * most UPDATER_PROTO_REPLY_MAX bytes.
@@ -46,6 +48,9 @@
 #define UPDATER_REQ_SUBSCRIBE "subscribe"
 #define UPDATER_REQ_UNSUBSCRIBE "unsubscribe"
 #define UPDATER_REQ_ROLLBACK "rollback" /* followed by " TARGET" */
+#define UPDATER_REQ_HOLD "hold"         /* followed by " TARGET" */
+#define UPDATER_REQ_UNHOLD "unhold"     /* followed by " TARGET" */
+#define UPDATER_REQ_METRICS "metrics"
 /* The byte libupdater sends for a check: any single byte is one. */
 #define UPDATER_REQ_CHECK_BYTE "!"
 

@@ -36,10 +36,12 @@ client/lib/updater.pc: $(srcdir)/client/lib/updater.pc.in Makefile
 		< $(srcdir)/client/lib/updater.pc.in > $@
 
 # updaterctl speaks the socket protocol itself; it needs only the header's
-# default socket path.
+# default socket path, and the daemon's rollout bucket (daemon/policy.c,
+# compiled in) for `rollout-bucket`, which works without the daemon.
 bin_PROGRAMS += updaterctl
-updaterctl_SOURCES = client/ctl/updaterctl.c
-updaterctl_LDADD = -lm
+updaterctl_SOURCES = client/ctl/updaterctl.c daemon/policy.c daemon/policy.h
+updaterctl_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
+updaterctl_LDADD = $(SODIUM_LIBS) -lm
 
 
 # The example, built against the library in the tree. -no-install: a real

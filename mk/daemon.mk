@@ -8,16 +8,17 @@ libupdaterd_la_SOURCES = \
 	daemon/status.c daemon/status.h \
 	daemon/handover.c daemon/handover.h \
 	daemon/schedule.c daemon/schedule.h \
+	daemon/policy.c daemon/policy.h \
 	daemon/notify.c daemon/notify.h
 libupdaterd_la_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(YAML_CFLAGS) $(SODIUM_CFLAGS)
-libupdaterd_la_LIBADD = $(SYSTEMD_LIBS) $(YAML_LIBS) $(SODIUM_LIBS)
+libupdaterd_la_LIBADD = $(SYSTEMD_LIBS) $(YAML_LIBS) $(SODIUM_LIBS) -lm
 
 # Unit tests link the convenience library and Check.
 UNIT_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SODIUM_CFLAGS)
 UNIT_LDADD = libupdaterd.la $(CHECK_LIBS)
 
-check_PROGRAMS += tests/check_control tests/check_status tests/check_schedule
-TESTS += tests/check_control tests/check_status tests/check_schedule
+check_PROGRAMS += tests/check_control tests/check_status tests/check_schedule tests/check_policy
+TESTS += tests/check_control tests/check_status tests/check_schedule tests/check_policy
 tests_check_control_SOURCES = tests/check_control.c
 tests_check_control_CFLAGS = $(UNIT_CFLAGS)
 tests_check_control_LDADD = $(UNIT_LDADD)
@@ -27,6 +28,9 @@ tests_check_status_LDADD = $(UNIT_LDADD)
 tests_check_schedule_SOURCES = tests/check_schedule.c
 tests_check_schedule_CFLAGS = $(UNIT_CFLAGS)
 tests_check_schedule_LDADD = $(UNIT_LDADD)
+tests_check_policy_SOURCES = tests/check_policy.c
+tests_check_policy_CFLAGS = $(UNIT_CFLAGS)
+tests_check_policy_LDADD = $(UNIT_LDADD) $(SODIUM_LIBS)
 
 
 # The daemon itself: options, set-up and the loop.

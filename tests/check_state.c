@@ -81,6 +81,8 @@ static void fill_state(struct target_state *st, const char *version, const char 
 	strcpy(st->previous_sha256_hex, SHA_B);
 	st->rolled_back_from = strdup("1.5");
 	st->last_error = last_error ? strdup(last_error) : NULL;
+	st->pending_at = -1;
+	st->last_success = -1;
 }
 
 /* Write filler files into DIR until the filesystem has no block left. */
@@ -217,7 +219,10 @@ START_TEST(test_target_state_round_trips_every_field)
 	                       "previous_sha256=" SHA_B "\n"
 	                       "rolled_back_from=1.5\n"
 	                       "last_error=download failed: exit=22, 'curl: (22) The requested URL "
-	                       "returned error: 404'  a=b==c  100% \t\"quoted\" \\ back\n");
+	                       "returned error: 404'  a=b==c  100% \t\"quoted\" \\ back\n"
+	                       "pending_version=\npending_at=-1\npending_why=\n"
+	                       "updates=0\nrollbacks_manual=0\nrollbacks_health=0\n"
+	                       "check_failures=0\ndownload_bytes=0\nlast_success=-1\n");
 	ck_assert_uint_eq(lstat_of(path).st_mode & 07777, 0644);
 	ck_assert_uint_eq(dir_entries(state_dir), 2); /* no temporary file beside it */
 	path_in(path, state_dir, "targets");
@@ -259,10 +264,49 @@ START_TEST(test_newlines_in_last_error_become_spaces_and_inject_nothing)
 	text = read_file(path, &len);
 	for (size_t i = 0; i < len; i++)
 		lines += text[i] == '\n';
-	ck_assert_uint_eq(lines, 8);
+	ck_assert_uint_eq(lines, 17); /* one a key, none injected */
 	free(text);
 	target_state_clear(&in);
 	target_state_clear(&out);
+}
+END_TEST
+
+START_TEST(test_pending_counters_and_hold_round_trip)
+{
+	struct target_state in, out;
+
+	ck_assert_int_eq(state_init(state_dir), 0);
+	fill_state(&in, "1.0", NULL);
+	in.pending_version = strdup("1.1");
+	in.pending_at = 1700000000;
+	in.pending_why = strdup("rollout: later");
+	in.updates = 3;
+	in.rollbacks_manual = 1;
+	in.rollbacks_health = 2;
+	in.check_failures = 5;
+	in.download_bytes = 1ULL << 40;
+	in.last_success = 1700000001;
+	ck_assert_int_eq(state_save_target(state_dir, "hello", &in), 0);
+	ck_assert_int_eq(state_load_target(state_dir, "hello", &out), 0);
+	ck_assert_str_eq(out.pending_version, "1.1");
+	ck_assert_int_eq(out.pending_at, 1700000000);
+	ck_assert_str_eq(out.pending_why, "rollout: later");
+	ck_assert_uint_eq(out.updates, 3);
+	ck_assert_uint_eq(out.rollbacks_manual, 1);
+	ck_assert_uint_eq(out.rollbacks_health, 2);
+	ck_assert_uint_eq(out.check_failures, 5);
+	ck_assert_uint_eq(out.download_bytes, 1ULL << 40);
+	ck_assert_int_eq(out.last_success, 1700000001);
+	target_state_clear(&out);
+	target_state_clear(&in);
+
+	ck_assert(!state_is_held(state_dir, "hello"));
+	ck_assert_int_eq(state_set_held(state_dir, "hello", true), 0);
+	ck_assert(state_is_held(state_dir, "hello"));
+	ck_assert(!state_is_held(state_dir, "other"));
+	ck_assert_int_eq(state_set_held(state_dir, "hello", false), 0);
+	ck_assert(!state_is_held(state_dir, "hello"));
+	ck_assert_int_eq(state_set_held(state_dir, "hello", false), 0);
 }
 END_TEST
 
@@ -695,6 +739,7 @@ static Suite *state_suite(void)
 
 	tcase_add_test(targets, test_target_state_round_trips_every_field);
 	tcase_add_test(targets, test_newlines_in_last_error_become_spaces_and_inject_nothing);
+	tcase_add_test(targets, test_pending_counters_and_hold_round_trip);
 	tcase_add_test(targets, test_missing_file_reads_as_never);
 	tcase_add_test(targets, test_damaged_file_is_ebadmsg_and_reads_as_never);
 	tcase_add_test(targets, test_unknown_keys_and_blank_lines_are_not_damage);

@@ -24,7 +24,8 @@ START_TEST(test_status_with_targets)
 {
 	struct status_target t[2] = {
 		{ .name = "hello", .path = "/usr/local/bin/hello", .version = "1.4.2", .sha256 = "ab",
-		  .updated_at = 1700000000, .last_error = NULL },
+		  .updated_at = 1700000000, .last_error = NULL, .held = true, .pending_version = "1.5",
+		  .pending_at = 1700003600, .pending_why = "rollout: later" },
 		{ .name = "b", .path = "/b", .version = NULL, .sha256 = "", .updated_at = -1, .last_error = "boom" },
 	};
 	struct status_view st = {
@@ -41,9 +42,10 @@ START_TEST(test_status_with_targets)
 	                 "\"last_result\":\"no update\",\"next_check\":1700021601,"
 	                 "\"requests\":{\"received\":10000,\"coalesced\":9998,\"rejected\":3},\"targets\":["
 	                 "{\"name\":\"hello\",\"path\":\"/usr/local/bin/hello\",\"version\":\"1.4.2\",\"sha256\":\"ab\","
-	                 "\"updated_at\":1700000000,\"last_error\":null},"
+	                 "\"updated_at\":1700000000,\"held\":true,"
+	                 "\"pending\":{\"version\":\"1.5\",\"at\":1700003600,\"why\":\"rollout: later\"},\"last_error\":null},"
 	                 "{\"name\":\"b\",\"path\":\"/b\",\"version\":null,\"sha256\":null,\"updated_at\":null,"
-	                 "\"last_error\":\"boom\"}]}");
+	                 "\"held\":false,\"pending\":null,\"last_error\":\"boom\"}]}");
 	free(json);
 }
 END_TEST
@@ -99,6 +101,48 @@ START_TEST(test_json_escaping)
 }
 END_TEST
 
+START_TEST(test_metrics_render_every_family_with_its_labels)
+{
+	struct status_target t[2] = {
+		{ .name = "hello", .version = "1.4.2", .updates = 3, .rollbacks_manual = 1, .rollbacks_health = 2,
+		  .check_failures = 4, .download_bytes = 12345, .last_success = 1700000000, .stale = 1,
+		  .pending_version = "1.5", .pending_at = 1700003600 },
+		{ .name = "we\"ird", .version = NULL, .last_success = -1, .pending_at = -1 },
+	};
+	struct status_view st = { .version = "v", .state = "idle", .last_check = 1700000001, .next_check = -1,
+		                     .received = 10, .coalesced = 6, .rejected = 1, .targets = t, .n_targets = 2 };
+	char *text;
+	size_t len;
+	static const char *const want[] = {
+		"# TYPE updater_target_info gauge\n",
+		"updater_target_info{target=\"hello\",version=\"1.4.2\"} 1\n",
+		"updater_target_info{target=\"we\\\"ird\",version=\"\"} 1\n",
+		"updater_last_check_timestamp_seconds 1700000001\n",
+		"updater_last_success_timestamp_seconds{target=\"hello\"} 1700000000\n",
+		"# TYPE updater_updates_total counter\n",
+		"updater_updates_total{target=\"hello\"} 3\n",
+		"updater_rollbacks_total{target=\"hello\",reason=\"manual\"} 1\n",
+		"updater_rollbacks_total{target=\"hello\",reason=\"health\"} 2\n",
+		"updater_check_failures_total{target=\"hello\"} 4\n",
+		"updater_download_bytes_total{target=\"hello\"} 12345\n",
+		"updater_stale_processes{target=\"hello\"} 1\n",
+		"updater_requests_total{result=\"accepted\"} 3\n",
+		"updater_requests_total{result=\"coalesced\"} 6\n",
+		"updater_requests_total{result=\"rejected\"} 1\n",
+		"updater_pending_timestamp_seconds{target=\"hello\",version=\"1.5\"} 1700003600\n",
+	};
+
+	ck_assert_int_eq(status_render_metrics(&st, &text, &len), 0);
+	ck_assert_uint_eq(len, strlen(text));
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		ck_assert_msg(strstr(text, want[i]), "missing: %s", want[i]);
+	/* Unknown times have no sample. */
+	ck_assert_ptr_null(strstr(text, "updater_last_success_timestamp_seconds{target=\"we"));
+	ck_assert_ptr_null(strstr(text, "updater_pending_timestamp_seconds{target=\"we"));
+	free(text);
+}
+END_TEST
+
 static Suite *status_suite(void)
 {
 	Suite *s = suite_create("status");
@@ -107,6 +151,7 @@ static Suite *status_suite(void)
 	tcase_add_test(json, test_status_with_nothing_known_uses_null);
 	tcase_add_test(json, test_status_with_targets);
 	tcase_add_test(json, test_json_escaping);
+	tcase_add_test(json, test_metrics_render_every_family_with_its_labels);
 	suite_add_tcase(s, json);
 	return s;
 }

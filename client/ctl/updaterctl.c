@@ -5,6 +5,9 @@
  *   updaterctl [--socket PATH] status [--json]
  *   updaterctl [--socket PATH] watch
  *   updaterctl [--socket PATH] rollback TARGET
+ *   updaterctl [--socket PATH] hold|unhold TARGET
+ *   updaterctl [--socket PATH] metrics
+ *   updaterctl rollout-bucket [--machine-id ID | --machine-id-file FILE] TARGET VERSION
  *
  * One datagram is one request (the words are in updater-protocol.h); the
  * client socket is autobound so the daemon can answer, and connected to the
@@ -29,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "policy.h"
 #include "updater-protocol.h"
 
 #define EXIT_FAILED 1
@@ -53,6 +57,12 @@ static void usage(FILE *f)
 		"  status [--json]           the daemon's state, as a table or as JSON\n"
 		"  watch                     print notifications, one a line, until interrupted\n"
 		"  rollback TARGET           restore TARGET's previous version (root only)\n"
+		"  hold TARGET               install nothing on TARGET until unhold; checks still run (root only)\n"
+		"  unhold TARGET             release a hold (root only)\n"
+		"  metrics                   the daemon's metrics, Prometheus text\n"
+		"  rollout-bucket [--machine-id ID | --machine-id-file FILE] TARGET VERSION\n"
+		"                            this machine's place in VERSION's rollout, 0 (first) to 1\n"
+		"                            (computed here, without the daemon)\n"
 		"\n"
 		"The socket is PATH, $UPDATER_SOCKET or %s.\n"
 		"Exit: 0 done, 1 the daemon reported a failure, 2 usage, 3 not reachable.\n",
@@ -666,6 +676,18 @@ static int print_status_table(const char *json)
 			jtext(jget(t, "last_error"), d, sizeof(d));
 			if (strcmp(d, "-") != 0)
 				printf("%-*s  last error: %s\n", (int)w_name, "", d);
+			if (jget(t, "held") && jget(t, "held")->type == J_BOOL && jget(t, "held")->b)
+				printf("%-*s  held (updaterctl unhold %s)\n", (int)w_name, "", a);
+			if (jget(t, "pending") && jget(t, "pending")->type == J_OBJ) {
+				const struct jv *p = jget(t, "pending");
+
+				jtext(jget(p, "version"), b, sizeof(b));
+				jtime(jget(p, "at"), c, sizeof(c));
+				jtext(jget(p, "why"), d, sizeof(d));
+				printf("%-*s  pending: %s%s%s (%s)\n", (int)w_name, "", b,
+				       strcmp(c, "-") && strcmp(c, "never") ? " at " : "",
+				       strcmp(c, "-") && strcmp(c, "never") ? c : "", d);
+			}
 		}
 	}
 	jv_free(&root);
@@ -734,22 +756,81 @@ static int cmd_watch(int fd, const sigset_t *waitmask)
 	return ret;
 }
 
-static int cmd_rollback(int fd, const char *target, const sigset_t *waitmask)
+/* WORD TARGET (rollback, hold, unhold): prints the daemon's "ok ..." reply. */
+static int cmd_target_request(int fd, const char *word, const char *target, const sigset_t *waitmask)
 {
 	char req[REQUEST_MAX + 1], buf[1024];
-	char what[REQUEST_MAX + 16];
 
-	if (snprintf(req, sizeof(req), UPDATER_REQ_ROLLBACK " %s", target) > REQUEST_MAX) {
-		warnx_("rollback: target name too long");
+	if (snprintf(req, sizeof(req), "%s %s", word, target) > REQUEST_MAX) {
+		warnx_("%s: target name too long", word);
 		return EXIT_USAGE;
 	}
 	ctl_send(fd, req);
 	ctl_reply(fd, buf, sizeof(buf), waitmask);
-	if (!has_prefix(buf, UPDATER_REPLY_OK)) {
-		snprintf(what, sizeof(what), UPDATER_REQ_ROLLBACK " %s", target);
-		return fail_reply(what, buf);
-	}
+	if (!has_prefix(buf, UPDATER_REPLY_OK))
+		return fail_reply(req, buf);
 	print_safe(stdout, buf);
+	return flush_stdout() < 0 ? EXIT_FAILED : 0;
+}
+
+static int cmd_metrics(int fd, const sigset_t *waitmask)
+{
+	char *buf = malloc(DGRAM_MAX);
+	int ret = 0;
+
+	if (!buf) {
+		warnx_("%s", strerror(ENOMEM));
+		return EXIT_FAILED;
+	}
+	ctl_send(fd, UPDATER_REQ_METRICS);
+	ctl_reply(fd, buf, DGRAM_MAX, waitmask);
+	if (buf[0] != '#') {
+		ret = fail_reply(UPDATER_REQ_METRICS, buf);
+	} else {
+		/* Prometheus text: lines of printable ASCII; anything else is shown as '?'. */
+		for (const char *p = buf; *p; p++)
+			fputc(((unsigned char)*p < ' ' && *p != '\n') || *p == 0x7f ? '?' : *p, stdout);
+		ret = flush_stdout() < 0 ? EXIT_FAILED : 0;
+	}
+	free(buf);
+	return ret;
+}
+
+/* Without the daemon: the bucket of SPEC 16 for this (or the given) machine. */
+static int cmd_rollout_bucket(int argc, char *argv[])
+{
+	char id[POLICY_MACHINE_ID_MAX + 1];
+	const char *given = NULL, *file = NULL;
+	int i, r;
+
+	for (i = 0; i < argc && argv[i][0] == '-'; i += 2) {
+		if (i + 1 >= argc)
+			return -1;
+		if (strcmp(argv[i], "--machine-id") == 0)
+			given = argv[i + 1];
+		else if (strcmp(argv[i], "--machine-id-file") == 0)
+			file = argv[i + 1];
+		else
+			return -1;
+	}
+	if (argc - i != 2 || !*argv[i] || !*argv[i + 1] || (given && file))
+		return -1;
+	if (given) {
+		if (strlen(given) > POLICY_MACHINE_ID_MAX) {
+			warnx_("rollout-bucket: the machine-id is longer than %d characters", POLICY_MACHINE_ID_MAX);
+			return EXIT_USAGE;
+		}
+		(void)snprintf(id, sizeof(id), "%s", given);
+	} else {
+		/* As the daemon does with its default configuration. */
+		r = policy_machine_id(file, file ? NULL : "/var/lib/updater", id); /* the default state_dir */
+		if (r < 0) {
+			warnx_("rollout-bucket: cannot read the machine-id from '%s': %s",
+			       file ? file : POLICY_MACHINE_ID_DEFAULT, strerror(-r));
+			return EXIT_FAILED;
+		}
+	}
+	printf("%.6f\n", policy_bucket(id, argv[i], argv[i + 1]));
 	return flush_stdout() < 0 ? EXIT_FAILED : 0;
 }
 
@@ -851,12 +932,27 @@ int main(int argc, char *argv[])
 		fd = ctl_connect();
 		return cmd_watch(fd, &waitmask);
 	}
-	if (strcmp(cmd, "rollback") == 0) {
+	if (strcmp(cmd, UPDATER_REQ_ROLLBACK) == 0 || strcmp(cmd, UPDATER_REQ_HOLD) == 0 ||
+	    strcmp(cmd, UPDATER_REQ_UNHOLD) == 0) {
 		if (argc != 1 || !*argv[0])
 			goto bad_usage;
 		setup_signals(&waitmask);
 		fd = ctl_connect();
-		return cmd_rollback(fd, argv[0], &waitmask);
+		return cmd_target_request(fd, cmd, argv[0], &waitmask);
+	}
+	if (strcmp(cmd, UPDATER_REQ_METRICS) == 0) {
+		if (argc != 0)
+			goto bad_usage;
+		setup_signals(&waitmask);
+		fd = ctl_connect();
+		return cmd_metrics(fd, &waitmask);
+	}
+	if (strcmp(cmd, "rollout-bucket") == 0) {
+		int r = cmd_rollout_bucket(argc, argv);
+
+		if (r >= 0)
+			return r;
+		goto bad_usage;
 	}
 	if (strcmp(cmd, "help") == 0) {
 		usage(stdout);

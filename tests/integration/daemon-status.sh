@@ -25,7 +25,8 @@ assert now <= s["next_check"] <= now + 600 + 5, (now, s["next_check"])
 assert s["requests"] == {"received": 1, "coalesced": 0, "rejected": 0}, s["requests"]
 assert len(s["targets"]) == 1
 t = s["targets"][0]
-assert set(t) == {"name", "path", "version", "sha256", "updated_at", "last_error"}, sorted(t)
+assert set(t) == {"name", "path", "version", "sha256", "updated_at", "last_error", "held", "pending"}, sorted(t)
+assert t["held"] is False and t["pending"] is None, t
 assert t["name"] == "hello" and t["path"] == sys.argv[2], t
 for k in ("version", "sha256", "updated_at"):
     assert t[k] is None or isinstance(t[k], (str, int)), (k, t[k])
