@@ -312,10 +312,79 @@ void manifest_clear(struct manifest *m)
 	free(m->target);
 	free(m->version);
 	free(m->url);
+	for (size_t i = 0; i < m->n_deltas; i++)
+		free(m->deltas[i].url);
+	free(m->deltas);
 	memset(m, 0, sizeof(*m));
 	m->expires = -1;
 	m->rollout_start = -1;
 	m->rollout_percent = 100;
+}
+
+const struct manifest_delta *manifest_find_delta(const struct manifest *m, const char *base_hex)
+{
+	if (!base_hex || !*base_hex)
+		return NULL;
+	for (size_t i = 0; i < m->n_deltas; i++)
+		if (strcmp(m->deltas[i].base_hex, base_hex) == 0)
+			return &m->deltas[i];
+	return NULL;
+}
+
+#define DELTA_PREFIX "delta-"
+
+/*
+ * One "delta-BASE=URL SIZE SHA256" line (KEY, KLEN: the key; VALUE, VLEN) added
+ * to M. Returns 0, -EINVAL with ERR, or -ENOMEM.
+ */
+static int parse_delta(struct manifest *m, const char *key, size_t klen, const char *value,
+                       size_t vlen, int lineno, char *err, size_t err_size)
+{
+	const size_t plen = strlen(DELTA_PREFIX);
+	struct manifest_delta d = { 0 }, *grown;
+	const char *sp1, *sp2, *end = value + vlen;
+	char num[32];
+
+	if (klen != plen + 64 || !is_lower_hex(key + plen, 64)) {
+		set_err(err, err_size, "line %d: a delta key is delta- and 64 lowercase hex digits", lineno);
+		return -EINVAL;
+	}
+	memcpy(d.base_hex, key + plen, 64);
+	for (size_t i = 0; i < m->n_deltas; i++) {
+		if (strcmp(m->deltas[i].base_hex, d.base_hex) == 0) {
+			set_err(err, err_size, "line %d: key 'delta-%s' is repeated", lineno, d.base_hex);
+			return -EINVAL;
+		}
+	}
+	if (m->n_deltas >= MANIFEST_DELTAS_MAX) {
+		set_err(err, err_size, "line %d: more than %d delta keys", lineno, MANIFEST_DELTAS_MAX);
+		return -EINVAL;
+	}
+	sp1 = memchr(value, ' ', vlen);
+	sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1)) : NULL;
+	if (!sp1 || sp1 == value || !sp2 || sp2 == sp1 + 1 || (size_t)(sp2 - sp1 - 1) >= sizeof(num) ||
+	    (size_t)(end - sp2 - 1) != 64 || !is_lower_hex(sp2 + 1, 64)) {
+		set_err(err, err_size, "line %d: a delta is 'URL SIZE SHA256' (SHA256: 64 lowercase hex digits)",
+		        lineno);
+		return -EINVAL;
+	}
+	memcpy(num, sp1 + 1, (size_t)(sp2 - sp1 - 1));
+	num[sp2 - sp1 - 1] = '\0';
+	if (parse_u64(num, &d.size) < 0) {
+		set_err(err, err_size, "line %d: delta size '%s' is not a number of bytes", lineno, num);
+		return -EINVAL;
+	}
+	memcpy(d.sha256_hex, sp2 + 1, 64);
+	d.url = strndup(value, (size_t)(sp1 - value));
+	grown = d.url ? realloc(m->deltas, (m->n_deltas + 1) * sizeof(*m->deltas)) : NULL;
+	if (!grown) {
+		free(d.url);
+		set_err(err, err_size, "out of memory");
+		return -ENOMEM;
+	}
+	m->deltas = grown;
+	m->deltas[m->n_deltas++] = d;
+	return 0;
 }
 
 /* "172800", "45s", "5m", "6h", "2d" -> seconds (at most ten years). */
@@ -395,6 +464,13 @@ int manifest_parse(const char *body, size_t len, const char *expected_target, ti
 			goto fail;
 		}
 		klen = (size_t)(eq - l.start);
+		if (klen >= strlen(DELTA_PREFIX) && memcmp(l.start, DELTA_PREFIX, strlen(DELTA_PREFIX)) == 0) {
+			r = parse_delta(&m, l.start, klen, eq + 1, l.len - klen - 1, lineno, err, err_size);
+			if (r < 0)
+				goto fail;
+			r = -EINVAL;
+			continue;
+		}
 		for (k = 0; k < K_COUNT; k++)
 			if (strlen(known_keys[k]) == klen && memcmp(known_keys[k], l.start, klen) == 0)
 				break;
@@ -489,6 +565,11 @@ int manifest_parse(const char *body, size_t len, const char *expected_target, ti
 	*ret = m;
 	r = 0;
 fail:
+	if (r < 0) {
+		for (size_t i = 0; i < m.n_deltas; i++)
+			free(m.deltas[i].url);
+		free(m.deltas);
+	}
 	for (int k = 0; k < K_COUNT; k++)
 		free(values[k]);
 	return r;

@@ -35,6 +35,21 @@ struct minisign_pubkey {
 	uint8_t pk[MINISIGN_PK_BYTES];
 };
 
+/* At most this many delta- keys in one manifest. */
+#define MANIFEST_DELTAS_MAX 64
+
+/*
+ * delta-BASESHA256=URL SIZE SHA256 (SPEC 17): the file can also be made from
+ * the file whose sha256 is BASE, with the zstd patch at URL (SIZE bytes,
+ * SHA256). The daemon checks the result as it checks any download.
+ */
+struct manifest_delta {
+	char base_hex[65];
+	char *url;
+	uint64_t size;
+	char sha256_hex[65];
+};
+
 struct manifest {
 	char *target;
 	char *version;
@@ -48,7 +63,12 @@ struct manifest {
 	int64_t rollout_duration; /* seconds; 0 when absent */
 	int rollout_percent;      /* 0-100; 100 when absent */
 	bool signed_by_key;  /* a trusted key verified it */
+	struct manifest_delta *deltas;
+	size_t n_deltas;
 };
+
+/* The delta that applies to a file with sha256 BASE_HEX, or NULL. */
+const struct manifest_delta *manifest_find_delta(const struct manifest *m, const char *base_hex);
 
 /*
  * Decode the base64 line of a minisign .pub file (or the whole .pub file
@@ -64,7 +84,9 @@ int minisign_pubkey_parse(const char *text, struct minisign_pubkey *ret_key);
  * 64 lowercase hex; target equal to EXPECTED_TARGET; expires (RFC 3339 UTC,
  * "2026-12-31T00:00:00Z") not before NOW; rollout_start (the same form),
  * rollout_duration (seconds, or a number with s, m, h or d; only with
- * rollout_start) and rollout_percent (0-100). Unknown keys are ignored.
+ * rollout_start) and rollout_percent (0-100); each delta-BASE key (BASE 64
+ * lowercase hex, at most MANIFEST_DELTAS_MAX) with the value "URL SIZE
+ * SHA256". Unknown keys are ignored.
  *
  * Returns 0 and fills *ret (free with manifest_clear), or -EINVAL (bad
  * content), -EBADMSG (signature problem), -ESTALE (expired), -ENOMEM; on

@@ -53,6 +53,7 @@ struct update_round {
 	bool staging_open;
 	int write_error; /* first error of swap_stage_write, reported after the run */
 	uint64_t resume_offset; /* UPDATER_OFFSET: bytes of a partial download kept */
+	const struct manifest_delta *delta; /* UPDATER_DELTA_*: one from the installed file */
 
 	bool failed;
 	char summary[SUMMARY_MAX];
@@ -222,6 +223,11 @@ static int env_build(struct update_round *round, const char *cache_dir, const ch
 		ENV_ADD("UPDATER_URL=%s", url);
 	if (url && round->resume_offset > 0)
 		ENV_ADD("UPDATER_OFFSET=%" PRIu64, round->resume_offset);
+	if (url && round->delta) {
+		ENV_ADD("UPDATER_DELTA_URL=%s", round->delta->url);
+		ENV_ADD("UPDATER_DELTA_SIZE=%" PRIu64, round->delta->size);
+		ENV_ADD("UPDATER_DELTA_SHA256=%s", round->delta->sha256_hex);
+	}
 #undef ENV_ADD
 out:
 	round->env[n] = NULL;
@@ -249,6 +255,7 @@ static void target_reset(struct update_round *round)
 	round->check_len = 0;
 	round->write_error = 0;
 	round->resume_offset = 0;
+	round->delta = NULL;
 	round->current_sha256[0] = '\0';
 	round->target = NULL;
 }
@@ -485,6 +492,45 @@ static void start_check(struct update_round *round)
 	round->step = STEP_CHECK;
 }
 
+/*
+ * Releases whose delta gave a file that failed verification: the next try of
+ * the same release fetches the whole file, so a bad delta costs one failed
+ * download, not every one after it (kept until the daemon restarts).
+ */
+struct delta_failed {
+	char *target;
+	char *version;
+};
+static struct delta_failed delta_failed[16];
+static size_t delta_failed_next;
+
+static bool delta_failed_find(const char *target, const char *version)
+{
+	for (size_t i = 0; i < sizeof(delta_failed) / sizeof(delta_failed[0]); i++)
+		if (delta_failed[i].target && strcmp(delta_failed[i].target, target) == 0 &&
+		    strcmp(delta_failed[i].version, version) == 0)
+			return true;
+	return false;
+}
+
+static void delta_failed_add(const char *target, const char *version)
+{
+	struct delta_failed *e = &delta_failed[delta_failed_next];
+
+	if (delta_failed_find(target, version))
+		return;
+	delta_failed_next = (delta_failed_next + 1) % (sizeof(delta_failed) / sizeof(delta_failed[0]));
+	free(e->target);
+	free(e->version);
+	e->target = strdup(target);
+	e->version = strdup(version);
+	if (!e->target || !e->version) {
+		free(e->target);
+		free(e->version);
+		e->target = e->version = NULL;
+	}
+}
+
 /* Run the download script into the open staging file (at its offset, when resumed). */
 static void run_download(struct update_round *round)
 {
@@ -493,6 +539,17 @@ static void run_download(struct update_round *round)
 	char *download = NULL, *cache_dir = NULL;
 	int r;
 
+	/*
+	 * A delta from the file now at path, when the manifest has one: only
+	 * what crosses the network changes, the checks of the result do not.
+	 * Not for a resumed download, whose offset is into the whole file.
+	 */
+	round->delta = round->resume_offset == 0 && !delta_failed_find(round->target->name, m->version)
+	                       ? manifest_find_delta(m, round->current_sha256)
+	                       : NULL;
+	if (round->delta)
+		log_info("%s: %s offers a delta from the installed file (%" PRIu64 " bytes of %" PRIu64 ")",
+		         round->target->name, m->version, round->delta->size, m->size);
 	/* Same environment as the check, plus what to fetch. */
 	r = state_cache_dir(config->state_dir, round->target->name,
 	                    round->opts.change_user ? round->opts.uid : geteuid(),
@@ -654,7 +711,9 @@ static bool partial_keep(struct update_round *round)
 	char *name = NULL;
 	int r;
 
-	if (round->write_error < 0 || written == 0 || written >= m->size || !round->staging_open)
+	/* What a delta made is not kept: a resume goes on with the whole file's bytes. */
+	if (round->write_error < 0 || written == 0 || written >= m->size || !round->staging_open ||
+	    round->delta)
 		return false;
 	r = swap_stage_keep(&round->staging, &name);
 	round->staging_open = false;
@@ -921,6 +980,9 @@ static void download_done(struct update_round *round, const struct runner_result
 	/* What crossed the network this time (a resumed download kept the rest). */
 	if (round->staging.written > round->resume_offset)
 		round->state.download_bytes += round->staging.written - round->resume_offset;
+	/* A delta that failed once is not tried again for this release. */
+	if (round->delta && (round->write_error < 0 || res->status != RUNNER_EXITED || res->exit_code != 0))
+		delta_failed_add(t->name, round->manifest.version);
 	if (round->write_error == -EFBIG) {
 		if (round->staging.written + 1 > config->max_download)
 			target_failed(round, "download of %s exceeds max_download (%" PRIu64 " bytes)",
@@ -944,7 +1006,10 @@ static void download_done(struct update_round *round, const struct runner_result
 	}
 	r = swap_stage_finish(&round->staging, round->manifest.sha256, err, sizeof(err));
 	if (r < 0) {
-		target_failed(round, "download of %s rejected: %s", round->manifest.version, err);
+		if (round->delta)
+			delta_failed_add(t->name, round->manifest.version);
+		target_failed(round, "download of %s rejected: %s%s", round->manifest.version, err,
+		              round->delta ? " (made from a delta; the next try fetches the whole file)" : "");
 		return;
 	}
 	/* A window may have closed, a hold or an inhibitor come, while it downloaded. */

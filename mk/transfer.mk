@@ -15,7 +15,10 @@ tests_check_hash_LDADD = $(UNIT_LDADD) $(CRYPTO_LIBS)
 # a cut download resumes (also after a restart, also from a server that
 # ignores Range), a partial file of another version is deleted; max_rate.
 TRANSFER_TESTS = tests/integration/transfer-hash.sh tests/integration/transfer-resume.sh \
-	tests/integration/transfer-rate.sh
+	tests/integration/transfer-rate.sh tests/integration/transfer-delta.sh
 TESTS += $(TRANSFER_TESTS)
 EXTRA_DIST += $(TRANSFER_TESTS) tests/integration/status-probe.py \
 	tests/integration/transfer-lib.sh tests/integration/transfer-server.py
+
+# The hashing rate against openssl; deltas of two real releases.
+EXTRA_DIST += bench/hash.sh bench/delta.sh

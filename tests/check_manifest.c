@@ -414,6 +414,77 @@ START_TEST(test_unknown_keys_are_ignored)
 }
 END_TEST
 
+#define BASE_A "1111111111111111111111111111111111111111111111111111111111111111"
+#define BASE_B "2222222222222222222222222222222222222222222222222222222222222222"
+#define DSHA "abababababababababababababababababababababababababababababababab"
+
+START_TEST(test_delta_keys_are_many_distinct_keys)
+{
+	char buf[2048];
+
+	build(buf, sizeof(buf), NULL, NULL);
+	strcat(buf, "delta-" BASE_A "=deltas/hello-1.4.2.from-1.4.1.zst 5500 " DSHA "\n");
+	strcat(buf, "delta-" BASE_B "=https://cdn.example.com/d/hello.zst 0 " DSHA "\n");
+	assert_accepted(buf);
+	ck_assert_uint_eq(m.n_deltas, 2);
+	ck_assert_str_eq(m.deltas[0].base_hex, BASE_A);
+	ck_assert_str_eq(m.deltas[0].url, "deltas/hello-1.4.2.from-1.4.1.zst");
+	ck_assert_uint_eq(m.deltas[0].size, 5500);
+	ck_assert_str_eq(m.deltas[0].sha256_hex, DSHA);
+	ck_assert_ptr_eq(manifest_find_delta(&m, BASE_B), &m.deltas[1]);
+	ck_assert_str_eq(manifest_find_delta(&m, BASE_B)->url, "https://cdn.example.com/d/hello.zst");
+	ck_assert_ptr_null(manifest_find_delta(&m, SHA));
+	ck_assert_ptr_null(manifest_find_delta(&m, ""));
+	/* Without delta keys: none. */
+	assert_accepted(build(buf, sizeof(buf), NULL, NULL));
+	ck_assert_uint_eq(m.n_deltas, 0);
+	ck_assert_ptr_null(manifest_find_delta(&m, BASE_A));
+}
+END_TEST
+
+START_TEST(test_malformed_or_repeated_delta_keys_are_rejected)
+{
+	static const struct {
+		const char *line;
+		const char *says;
+	} bad[] = {
+		{ "delta-" BASE_A "=u 1 " DSHA "\ndelta-" BASE_A "=v 2 " DSHA, "is repeated" },
+		{ "delta-1111=u 1 " DSHA, "64 lowercase hex" },
+		{ "delta-" "111111111111111111111111111111111111111111111111111111111111111A" "=u 1 " DSHA, "64 lowercase hex" },
+		{ "delta-=u 1 " DSHA, "64 lowercase hex" },
+		{ "delta-" BASE_A "=u 1", "URL SIZE SHA256" },
+		{ "delta-" BASE_A "=u " DSHA, "URL SIZE SHA256" },
+		{ "delta-" BASE_A "= 1 " DSHA, "URL SIZE SHA256" },
+		{ "delta-" BASE_A "=u  1 " DSHA, "URL SIZE SHA256" },
+		{ "delta-" BASE_A "=u 1 " DSHA " extra", "URL SIZE SHA256" },
+		{ "delta-" BASE_A "=u 1 ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB", "URL SIZE SHA256" },
+		{ "delta-" BASE_A "=u -1 " DSHA, "not a number of bytes" },
+		{ "delta-" BASE_A "=u 1k " DSHA, "not a number of bytes" },
+	};
+	char buf[4096];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		build(buf, sizeof(buf), NULL, NULL);
+		strcat(buf, bad[i].line);
+		strcat(buf, "\n");
+		assert_refused(buf, -EINVAL, bad[i].says);
+	}
+	/* At most MANIFEST_DELTAS_MAX of them. */
+	build(buf, sizeof(buf), NULL, NULL);
+	{
+		size_t len = strlen(buf);
+		char *big = malloc(len + (MANIFEST_DELTAS_MAX + 1) * 160 + 1);
+
+		ck_assert_ptr_nonnull(big);
+		memcpy(big, buf, len + 1);
+		for (int i = 0; i <= MANIFEST_DELTAS_MAX; i++)
+			len += (size_t)sprintf(big + len, "delta-%064x=u 1 " DSHA "\n", i);
+		assert_refused(big, -EINVAL, "more than 64 delta keys");
+		free(big);
+	}
+}
+END_TEST
+
 START_TEST(test_value_keeps_everything_after_the_first_equals_sign)
 {
 	char buf[1024];
@@ -1307,6 +1378,8 @@ static Suite *manifest_suite(bool with_minisign)
 	tcase_add_test(parser, test_crlf_and_control_characters_are_rejected);
 	tcase_add_test(parser, test_blank_lines_and_a_missing_final_newline_are_accepted);
 	tcase_add_test(parser, test_invalid_version_is_rejected);
+	tcase_add_test(parser, test_delta_keys_are_many_distinct_keys);
+	tcase_add_test(parser, test_malformed_or_repeated_delta_keys_are_rejected);
 	suite_add_tcase(s, parser);
 
 	if (with_minisign) {
