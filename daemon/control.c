@@ -6,14 +6,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <linux/sockios.h>
 
 #include <systemd/sd-daemon.h>
 
 #include "control.h"
+#include "util.h"
 
 /* recvmmsg()/sendmmsg() batch: a flood costs one system call per batch, not per datagram. */
 #define CONTROL_BATCH 64
@@ -59,133 +62,102 @@ static int take_activated(const int *passed, size_t n_passed, struct control_soc
 		(void)close(chosen);
 		return r;
 	}
-	*ret = (struct control_socket){ .fd = chosen, .activated = true };
+	*ret = (struct control_socket){ .fd = chosen, .reply_fd = -1, .activated = true };
 	return 0;
-}
-
-static int make_parent(const char *path)
-{
-	char *copy = strdup(path), *slash;
-	int r = 0;
-
-	if (!copy)
-		return -ENOMEM;
-	slash = strrchr(copy, '/');
-	if (slash && slash != copy) {
-		*slash = '\0';
-		if (mkdir(copy, 0755) < 0 && errno != EEXIST)
-			r = -errno;
-	}
-	free(copy);
-	return r;
-}
-
-static int bind_with_mode(int fd, const struct sockaddr_un *sa, socklen_t len)
-{
-	/* bind() creates the socket file with 0777 & ~umask: ask for 0666 without a chmod race. */
-	mode_t old = umask(0111);
-	int r = bind(fd, (const struct sockaddr *)sa, len);
-	int saved = errno;
-
-	(void)umask(old);
-	errno = saved;
-	return r < 0 ? -errno : 0;
-}
-
-/* 0 when nobody answers at PATH (a leftover socket), -EADDRINUSE when someone does. */
-static int probe_stale(const struct sockaddr_un *sa, socklen_t len)
-{
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), r;
-
-	if (fd < 0)
-		return -errno;
-	r = connect(fd, (const struct sockaddr *)sa, len);
-	r = r == 0 ? -EADDRINUSE : errno == ECONNREFUSED ? 0 : -errno;
-	(void)close(fd);
-	return r;
 }
 
 static int bind_path(const char *path, struct control_socket *ret, char *err, size_t err_size)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	socklen_t len;
 	struct stat st;
-	int fd, r;
+	int fd = unix_bind_path(SOCK_DGRAM, path, &st, err, err_size), r;
 
-	if (path[0] != '/') {
-		(void)snprintf(err, err_size, "socket path '%s' is not absolute", path);
-		return -EINVAL;
-	}
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		(void)snprintf(err, err_size, "socket path '%s' is too long", path);
-		return -ENAMETOOLONG;
-	}
-	memcpy(sa.sun_path, path, strlen(path));
-	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1);
-
-	r = make_parent(path);
-	if (r < 0) {
-		(void)snprintf(err, err_size, "cannot create the directory of '%s': %s", path, strerror(-r));
-		return r;
-	}
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		r = -errno;
-		(void)snprintf(err, err_size, "socket: %s", strerror(-r));
-		return r;
-	}
-	r = bind_with_mode(fd, &sa, len);
-	if (r == -EADDRINUSE) {
-		if (lstat(path, &st) < 0) {
-			r = -errno;
-		} else if (!S_ISSOCK(st.st_mode)) {
-			(void)snprintf(err, err_size, "'%s' exists and is not a socket", path);
-			r = -EEXIST;
-			goto fail;
-		} else {
-			r = probe_stale(&sa, len);
-			if (r == -EADDRINUSE) {
-				(void)snprintf(err, err_size, "'%s' is in use by another process", path);
-				goto fail;
-			}
-			if (r == 0 && unlink(path) < 0 && errno != ENOENT)
-				r = -errno;
-			if (r == 0)
-				r = bind_with_mode(fd, &sa, len);
-		}
-	}
-	if (r < 0) {
-		(void)snprintf(err, err_size, "cannot bind '%s': %s", path, strerror(-r));
-		goto fail;
-	}
-	if (stat(path, &st) < 0 || set_passcred(fd) < 0) {
+	if (fd < 0)
+		return fd;
+	if (set_passcred(fd) < 0) {
 		r = -errno;
 		(void)snprintf(err, err_size, "cannot set up '%s': %s", path, strerror(-r));
 		(void)unlink(path);
-		goto fail;
+		(void)close(fd);
+		return r;
 	}
-	*ret = (struct control_socket){ .fd = fd, .dev = st.st_dev, .ino = st.st_ino };
+	*ret = (struct control_socket){ .fd = fd, .reply_fd = -1, .dev = st.st_dev, .ino = st.st_ino };
 	ret->path = strdup(path);
 	if (!ret->path) {
 		(void)unlink(path);
-		r = -ENOMEM;
+		(void)close(fd);
+		*ret = (struct control_socket){ .fd = -1, .reply_fd = -1 };
 		(void)snprintf(err, err_size, "out of memory");
-		goto fail;
+		return -ENOMEM;
 	}
 	return 0;
-fail:
-	(void)close(fd);
-	return r;
+}
+
+/*
+ * The socket replies leave through: never the control socket, whose send
+ * buffer a client that does not read could fill for everybody. Its reading
+ * side is shut, so nobody can queue datagrams to it (they get EPIPE).
+ */
+static int reply_socket(int *ret_fd, int *ret_sndbuf)
+{
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), size = 0;
+	socklen_t len = sizeof(size);
+
+	if (fd < 0)
+		return -errno;
+	(void)shutdown(fd, SHUT_RD);
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, &len) < 0 || size <= 0)
+		size = 212992;
+	*ret_fd = fd;
+	*ret_sndbuf = size;
+	return 0;
+}
+
+int control_replace_reply_socket(struct control_socket *cs)
+{
+	int fd, size, r = reply_socket(&fd, &size);
+
+	if (r < 0)
+		return r;
+	if (cs->reply_fd >= 0)
+		(void)close(cs->reply_fd);
+	cs->reply_fd = fd;
+	cs->reply_sndbuf = size;
+	cs->replaced++;
+	return 0;
 }
 
 int control_open(const char *path, const int *passed, size_t n_passed, struct control_socket *ret,
                  char *err, size_t err_size)
 {
+	uid_t owner = geteuid();
 	int r = take_activated(passed, n_passed, ret, err, err_size);
 
-	if (r != -ENOENT)
+	if (r == -ENOENT) {
+		r = unix_check_dir(path, owner, err, err_size);
+		if (r < 0 && r != -ENOENT)
+			return r;
+		r = bind_path(path, ret, err, err_size);
+		if (r < 0)
+			return r;
+	} else if (r < 0) {
 		return r;
-	return bind_path(path, ret, err, err_size);
+	}
+	/* Checked again once it exists (bound, or made by the service manager). */
+	{
+		char *where = ret->path ? NULL : unix_socket_path(ret->fd);
+
+		r = where || ret->path ? unix_check_dir(where ? where : ret->path, owner, err, err_size) : 0;
+		free(where);
+	}
+	if (r == 0)
+		r = reply_socket(&ret->reply_fd, &ret->reply_sndbuf);
+	if (r < 0) {
+		if (r != -EPERM)
+			(void)snprintf(err, err_size, "cannot make the reply socket: %s", strerror(-r));
+		control_close(ret, false);
+		return r;
+	}
+	return 0;
 }
 
 void control_close(struct control_socket *cs, bool keep_path)
@@ -194,11 +166,13 @@ void control_close(struct control_socket *cs, bool keep_path)
 
 	if (cs->fd >= 0)
 		(void)close(cs->fd);
+	if (cs->reply_fd >= 0)
+		(void)close(cs->reply_fd);
 	/* Unlink only the socket file we made: another instance may own the path by now. */
 	if (cs->path && !keep_path && stat(cs->path, &st) == 0 && st.st_dev == cs->dev && st.st_ino == cs->ino)
 		(void)unlink(cs->path);
 	free(cs->path);
-	*cs = (struct control_socket){ .fd = -1 };
+	*cs = (struct control_socket){ .fd = -1, .reply_fd = -1 };
 }
 
 static void reset_reply(struct control_msg *m)
@@ -246,6 +220,7 @@ int control_receive(int fd, struct control_msg *msgs, size_t n)
 {
 	struct mmsghdr vec[CONTROL_BATCH];
 	struct iovec iov[CONTROL_BATCH];
+	pid_t self;
 	int r;
 
 	if (n > CONTROL_BATCH)
@@ -268,6 +243,7 @@ int control_receive(int fd, struct control_msg *msgs, size_t n)
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+	self = getpid();
 	for (int i = 0; i < r; i++) {
 		struct control_msg *m = &msgs[i];
 
@@ -280,13 +256,17 @@ int control_receive(int fd, struct control_msg *msgs, size_t n)
 		m->uid = (uid_t)-1;
 		m->pid = 0;
 		read_cmsgs(m, &vec[i].msg_hdr);
+		/* Our own datagram came back to us (a path that leads here): never acted on. */
+		m->from_self = m->has_creds && m->pid == self;
 	}
 	return r;
 }
 
 bool control_msg_has_address(const struct control_msg *m)
 {
-	return m->addrlen > offsetof(struct sockaddr_un, sun_path) && m->addrlen <= sizeof(m->addr);
+	/* Abstract only: a path can be a symlink to anything, the control socket included. */
+	return m->addrlen > offsetof(struct sockaddr_un, sun_path) && m->addrlen <= sizeof(m->addr) &&
+	       m->addr.sun_path[0] == '\0';
 }
 
 int control_set_reply(struct control_msg *m, const char *text, size_t len)
@@ -323,12 +303,28 @@ static bool same_sender(const struct control_msg *a, const struct control_msg *b
 	return a->addrlen == b->addrlen && memcmp(&a->addr, &b->addr, a->addrlen) == 0;
 }
 
-size_t control_send_replies(int fd, struct control_msg *msgs, size_t n)
+/*
+ * EAGAIN on a datagram socket means either the receiver's queue is full or
+ * our own send buffer is: every reply still queued at a client that does not
+ * read is charged to the socket that sent it. Ours, when what the kernel
+ * holds for us leaves no room for this reply.
+ */
+static bool own_buffer_full(const struct control_socket *cs, size_t len)
+{
+	int outq = 0;
+
+	if (ioctl(cs->reply_fd, SIOCOUTQ, &outq) < 0)
+		return true;
+	return (size_t)outq + len + 2048 > (size_t)cs->reply_sndbuf;
+}
+
+size_t control_send_replies(struct control_socket *cs, struct control_msg *msgs, size_t n)
 {
 	struct mmsghdr vec[CONTROL_BATCH];
 	struct iovec iov[CONTROL_BATCH];
 	const struct control_msg *owner[CONTROL_BATCH];
 	size_t m = 0, k = 0, sent = 0;
+	bool fresh = false; /* the reply socket was just replaced and has sent nothing yet */
 
 	if (n > CONTROL_BATCH)
 		n = CONTROL_BATCH;
@@ -347,24 +343,32 @@ size_t control_send_replies(int fd, struct control_msg *msgs, size_t n)
 		owner[m] = &msgs[i];
 		m++;
 	}
-	while (k < m) {
-		int r = sendmmsg(fd, vec + k, (unsigned)(m - k), MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (k < m && cs->reply_fd >= 0) {
+		int r = sendmmsg(cs->reply_fd, vec + k, (unsigned)(m - k), MSG_DONTWAIT | MSG_NOSIGNAL);
 
 		if (r > 0) {
 			sent += (size_t)r;
 			k += (size_t)r;
+			fresh = false;
 			continue;
 		}
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			/*
-			 * This client's queue is full: its other replies in the batch
-			 * would fail the same way, so drop them without a system call.
-			 */
 			const struct control_msg *full = owner[k];
 			size_t w = k + 1;
 
+			/*
+			 * Our own buffer, pinned by replies nobody reads: a new reply
+			 * socket starts empty (the old one's memory goes when those
+			 * clients read or close). A new socket that fails at once means
+			 * the client's queue is the full one.
+			 */
+			if (!fresh && own_buffer_full(cs, owner[k]->reply_len) && control_replace_reply_socket(cs) == 0) {
+				fresh = true;
+				continue;
+			}
+			/* This client's queue is full: its other replies in the batch would fail too. */
 			for (size_t j = k + 1; j < m; j++) {
 				if (same_sender(owner[j], full))
 					continue;

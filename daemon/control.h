@@ -8,11 +8,20 @@
  *
  * The daemon's loop, each time the socket is readable:
  *
- *     n = control_receive(fd, msgs, N);          up to N datagrams, no blocking
- *     for each: control_parse(), act, set msgs[i].reply
- *     control_send_replies(fd, msgs, n);         MSG_DONTWAIT, to senders with an address
+ *     n = control_receive(cs.fd, msgs, N);       up to N datagrams, no blocking
+ *     for each: skip from_self ones, control_parse(), act, set msgs[i].reply
+ *     control_send_replies(&cs, msgs, n);        MSG_DONTWAIT, to abstract senders
  *
- * until control_receive() returns 0 (EAGAIN). The words of the protocol are
+ * until control_receive() returns 0 (EAGAIN).
+ *
+ * Replies never leave through the control socket: a client that leaves its
+ * replies unread pins the send buffer of the socket that sent them. They go
+ * through a reply socket of their own (unbound until the kernel autobinds
+ * it, its reading side shut), which is replaced as soon as the kernel
+ * reports its buffer full; the old one's memory goes back when those clients
+ * read or close. A reply goes only to a sender with an abstract address: a
+ * path-bound sender's path may be a symlink to any socket, the control
+ * socket itself or one in a directory the sender could not reach. The words of the protocol are
  * in updater-protocol.h; the status reply's JSON is rendered by status.h.
  * Nothing here logs.
  */
@@ -35,6 +44,9 @@
 
 struct control_socket {
 	int fd;         /* -1 when closed */
+	int reply_fd;   /* the reply socket, -1 when closed */
+	int reply_sndbuf; /* its SO_SNDBUF */
+	uint64_t replaced; /* reply sockets replaced because theirs was full */
 	bool activated; /* from LISTEN_FDS: not ours to unlink */
 	char *path;     /* the path we bound, NULL when activated */
 	dev_t dev;      /* the socket file we created, so we only unlink our own */
@@ -48,13 +60,19 @@ struct control_socket {
  * PATH: its parent directory is created (0755) when missing, a stale socket
  * there is replaced, and the socket file gets mode 0666. A path where
  * another process still answers is not taken (-EADDRINUSE); neither is
- * anything that is not a socket (-EEXIST). Returns 0 or a negative errno
- * with a sentence in ERR.
+ * anything that is not a socket (-EEXIST). The socket's directory must be
+ * owned by the daemon's uid and not writable by group or others
+ * (unix_check_dir), before it is bound and once the socket is there, whether
+ * bound or activated: else -EPERM (the daemon then exits 78). Makes the reply
+ * socket. Returns 0 or a negative errno with a sentence in ERR.
  */
 int control_open(const char *path, const int *passed, size_t n_passed, struct control_socket *ret,
                  char *err, size_t err_size);
 
-/* Close the socket; unlink the path when we created it and it is still ours. KEEP_PATH: leave it (re-exec). */
+/* A new reply socket in place of the old. 0 or a negative errno (the old one stays). */
+int control_replace_reply_socket(struct control_socket *cs);
+
+/* Close the sockets; unlink the path when we created it and it is still ours. KEEP_PATH: leave it (re-exec). */
 void control_close(struct control_socket *cs, bool keep_path);
 
 struct control_msg {
@@ -64,6 +82,7 @@ struct control_msg {
 	bool has_creds;
 	uid_t uid;       /* from SCM_CREDENTIALS; (uid_t)-1 without */
 	pid_t pid;
+	bool from_self;  /* its credentials name this process: dropped, never answered */
 	struct sockaddr_un addr;
 	socklen_t addrlen; /* <= sizeof(sa_family_t): the sender has no address */
 	/* The reply: set by the caller, sent by control_send_replies(). */
@@ -84,7 +103,7 @@ struct control_msg {
  */
 int control_receive(int fd, struct control_msg *msgs, size_t n);
 
-/* True when the sender can get a reply (its socket has an address). */
+/* True when the sender can get a reply: its socket has an abstract address. */
 bool control_msg_has_address(const struct control_msg *m);
 
 /* Set a message's reply (copied; longer text is allocated). 0 or -ENOMEM. */
@@ -93,11 +112,12 @@ int control_set_reply(struct control_msg *m, const char *text, size_t len);
 void control_set_replyf(struct control_msg *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
- * Send each message's reply to its sender with MSG_DONTWAIT (a full or gone
- * client loses its reply, nothing else), then free the replies. Returns how
- * many were sent.
+ * Send each message's reply to its sender through CS's reply socket, with
+ * MSG_DONTWAIT (a full or gone client loses its reply, nothing else; a full
+ * reply socket is replaced and the reply tried again), then free the
+ * replies. Returns how many were sent.
  */
-size_t control_send_replies(int fd, struct control_msg *msgs, size_t n);
+size_t control_send_replies(struct control_socket *cs, struct control_msg *msgs, size_t n);
 
 enum control_command {
 	CONTROL_CHECK,

@@ -13,6 +13,16 @@
 #include "handover.h"
 #include "util.h"
 
+static void write_path(FILE *f, const char *key, const char *path, dev_t dev, ino_t ino)
+{
+	char hex[2 * PATH_MAX + 1];
+
+	if (!path || strlen(path) >= PATH_MAX)
+		return;
+	hex_encode((const uint8_t *)path, strlen(path), hex);
+	(void)fprintf(f, "%s %ju %ju %s\n", key, (uintmax_t)dev, (uintmax_t)ino, hex);
+}
+
 int handover_write(int fd, const struct handover *h)
 {
 	FILE *f;
@@ -32,23 +42,13 @@ int handover_write(int fd, const struct handover *h)
 	              h->received, h->coalesced, h->rejected, h->pending ? 1 : 0);
 	if (h->has_last_start)
 		(void)fprintf(f, "last_start_ago %" PRId64 "\n", h->last_start_ago_ms);
-	if (h->socket_path && strlen(h->socket_path) < PATH_MAX) {
-		char hex[2 * PATH_MAX + 1];
-
-		hex_encode((const uint8_t *)h->socket_path, strlen(h->socket_path), hex);
-		(void)fprintf(f, "socket %ju %ju %s\n", (uintmax_t)h->socket_dev, (uintmax_t)h->socket_ino, hex);
-	}
+	write_path(f, "socket", h->socket_path, h->socket_dev, h->socket_ino);
+	write_path(f, "events", h->events_path, h->events_dev, h->events_ino);
 	if (h->last_result && strlen(h->last_result) <= HANDOVER_TEXT_MAX) {
 		char hex[2 * HANDOVER_TEXT_MAX + 1];
 
 		hex_encode((const uint8_t *)h->last_result, strlen(h->last_result), hex);
 		(void)fprintf(f, "last_result %s\n", hex);
-	}
-	for (size_t i = 0; i < h->subs.n; i++) {
-		char hex[2 * sizeof(struct sockaddr_un) + 1];
-
-		hex_encode((const uint8_t *)&h->subs.v[i].addr, h->subs.v[i].addrlen, hex);
-		(void)fprintf(f, "subscriber %u %s\n", (unsigned)h->subs.v[i].uid, hex);
 	}
 	if (fclose(f) != 0)
 		return -errno;
@@ -73,6 +73,27 @@ static ssize_t hex_decode(const char *hex, uint8_t *out, size_t size)
 	return (ssize_t)n;
 }
 
+/* A "socket"/"events" path: taken only when it decodes whole. -ENOMEM only. */
+static int parse_path(const char *hex, uintmax_t dev, uintmax_t ino, char **ret_path, dev_t *ret_dev,
+                      ino_t *ret_ino)
+{
+	uint8_t path[PATH_MAX];
+	ssize_t n = hex_decode(hex, path, sizeof(path) - 1);
+	char *copy;
+
+	if (n <= 0 || memchr(path, '\0', (size_t)n))
+		return 0;
+	path[n] = '\0';
+	copy = strdup((const char *)path);
+	if (!copy)
+		return -ENOMEM;
+	free(*ret_path);
+	*ret_path = copy;
+	*ret_dev = (dev_t)dev;
+	*ret_ino = (ino_t)ino;
+	return 0;
+}
+
 /* One line; a line that does not parse whole is skipped. -ENOMEM only. */
 static int parse_line(struct handover *h, const char *line)
 {
@@ -80,7 +101,6 @@ static int parse_line(struct handover *h, const char *line)
 	uint64_t a, b, c;
 	uintmax_t dev, ino;
 	int64_t ago;
-	unsigned uid;
 	int pending, end = -1;
 
 	if (strlen(line) >= sizeof(hex))
@@ -98,18 +118,9 @@ static int parse_line(struct handover *h, const char *line)
 			h->last_start_ago_ms = ago;
 		}
 	} else if (sscanf(line, "socket %ju %ju %8199s", &dev, &ino, hex) == 3) {
-		uint8_t path[PATH_MAX];
-		ssize_t n = hex_decode(hex, path, sizeof(path) - 1);
-
-		if (n > 0 && !memchr(path, '\0', (size_t)n)) {
-			path[n] = '\0';
-			free(h->socket_path);
-			h->socket_path = strdup((const char *)path);
-			if (!h->socket_path)
-				return -ENOMEM;
-			h->socket_dev = (dev_t)dev;
-			h->socket_ino = (ino_t)ino;
-		}
+		return parse_path(hex, dev, ino, &h->socket_path, &h->socket_dev, &h->socket_ino);
+	} else if (sscanf(line, "events %ju %ju %8199s", &dev, &ino, hex) == 3) {
+		return parse_path(hex, dev, ino, &h->events_path, &h->events_dev, &h->events_ino);
 	} else if (sscanf(line, "last_result %8199s", hex) == 1) {
 		uint8_t text[HANDOVER_TEXT_MAX + 1];
 		ssize_t n = hex_decode(hex, text, sizeof(text) - 1);
@@ -120,16 +131,6 @@ static int parse_line(struct handover *h, const char *line)
 			h->last_result = strdup((const char *)text);
 			if (!h->last_result)
 				return -ENOMEM;
-		}
-	} else if (sscanf(line, "subscriber %u %300s", &uid, hex) == 2) {
-		struct sockaddr_un sa;
-		ssize_t n = hex_decode(hex, (uint8_t *)&sa, sizeof(sa));
-
-		if (n > 0) {
-			int r = subscribers_add(&h->subs, &sa, (socklen_t)n, (uid_t)uid);
-
-			if (r == -ENOMEM)
-				return r;
 		}
 	}
 	return 0;
@@ -200,7 +201,7 @@ int handover_read(int fd, struct handover *ret)
 void handover_clear(struct handover *h)
 {
 	free(h->socket_path);
+	free(h->events_path);
 	free(h->last_result);
-	subscribers_free(&h->subs);
 	*h = (struct handover){ 0 };
 }

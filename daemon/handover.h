@@ -1,21 +1,24 @@
 /*
  * handover.h - what one image of updaterd hands the next when it updates
  * itself (SPEC section 8): counters, the pending request, the schedule, the
- * socket file to remove at stop, the last result and the subscribers.
+ * socket files to remove at stop and the last result.
  *
- * The control socket itself crosses the exec as a descriptor (libupdater's
- * updater_keep_fd); everything else travels as text in a memfd, because the
- * new image may be another version and no struct is shared. The format,
- * version 1, is one item a line, unknown lines ignored (so either side may
- * be newer):
+ * The sockets cross the exec as descriptors (libupdater's updater_keep_fd):
+ * the control socket ("control"), the events socket ("events") and every
+ * subscriber's connection ("subscriber", one each; who it is, is read again
+ * with SO_PEERCRED). Everything else travels as text in a memfd
+ * ("handover"), because the new image may be another version and no struct
+ * is shared. The format, version 1, is one item a line, unknown lines
+ * ignored (so either side may be newer; version 1 images also wrote
+ * "subscriber UID HEXADDR" lines for datagram subscribers, which are gone):
  *
  *     updaterd-handover 1          first line, exactly
  *     counters RECEIVED COALESCED REJECTED
  *     pending 0|1                  a check request is waiting
  *     last_start_ago MS            the last check started MS ago (boot clock)
- *     socket DEV INO HEXPATH       the socket file we created, to remove at stop
+ *     socket DEV INO HEXPATH       the control socket file we created, to remove at stop
+ *     events DEV INO HEXPATH       the events socket file we created, likewise
  *     last_result HEXTEXT          at most HANDOVER_TEXT_MAX bytes of text
- *     subscriber UID HEXADDR       one per subscriber (a sockaddr_un)
  *
  * At most HANDOVER_MAX bytes are read; a line that does not parse is
  * skipped, never trusted in part. Nothing here logs.
@@ -29,8 +32,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "notify.h"
-
 #define HANDOVER_MAX (1024 * 1024)
 #define HANDOVER_TEXT_MAX 4096
 #define HANDOVER_MAGIC "updaterd-handover 1\n"
@@ -43,8 +44,10 @@ struct handover {
 	char *socket_path; /* NULL: none */
 	dev_t socket_dev;
 	ino_t socket_ino;
+	char *events_path; /* NULL: none */
+	dev_t events_dev;
+	ino_t events_ino;
 	char *last_result; /* NULL: none */
-	struct subscribers subs;
 };
 
 /*

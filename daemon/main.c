@@ -2,7 +2,8 @@
  * main.c - updaterd: options, set-up, and the one select() loop.
  *
  * Everything the daemon waits for is a descriptor in one select() call: the
- * control socket, a signalfd for SIGHUP/SIGTERM/SIGINT, a CLOCK_BOOTTIME
+ * control socket, the events socket's listening side (never its
+ * connections: events.h), a signalfd for SIGHUP/SIGTERM/SIGINT, a CLOCK_BOOTTIME
  * timerfd armed at the nearest deadline, and the pipes of a running check
  * round. Idle, the loop sleeps in select() with nothing to do until that
  * deadline, so an idle daemon makes no system call at all. A timerfd rather
@@ -33,9 +34,11 @@
 #include <systemd/sd-daemon.h>
 
 #include "updater.h"
+#include "../client/lib/internal.h" /* updater_keep_clear_(): updaterd links libupdater's code statically */
 
 #include "config.h"
 #include "control.h"
+#include "events.h"
 #include "handover.h"
 #include "log.h"
 #include "notify.h"
@@ -54,14 +57,25 @@
 #define CONTROL_MSGS 64
 
 /*
- * Self-update goes through libupdater: the control socket and a memfd with
- * what the new image must carry on with (handover.h) are kept across
- * updater_reexec() under these names.
+ * Self-update goes through libupdater: the control socket, the events
+ * socket, every subscriber's connection and a memfd with what the new image
+ * must carry on with (handover.h) are kept across updater_reexec() under
+ * these names. The first two are also socket activation's names.
  */
-#define FDNAME_CONTROL "control"
+#define FDNAME_CONTROL UPDATER_PROTO_FDNAME_CONTROL
+#define FDNAME_EVENTS UPDATER_PROTO_FDNAME_EVENTS
+#define FDNAME_SUBSCRIBER "subscriber"
 #define FDNAME_HANDOVER "handover"
 
 #define METRICS_MIN_GAP_MS 1000
+/* What start_daemon() found among the descriptors handed to us, by name or by type. */
+struct passed_fds {
+	int *control; /* candidates for the control socket */
+	size_t n_control;
+	int events;   /* the events socket, -1: none */
+	int *subscribers;
+	size_t n_subscribers;
+};
 
 struct daemon {
 	char *config_file;
@@ -72,6 +86,7 @@ struct daemon {
 	struct update_hooks hooks;
 
 	struct control_socket cs;
+	struct events ev;
 	int sigfd;
 	int timerfd;
 	int64_t timer_armed; /* the deadline the timerfd is set to; INT64_MAX disarmed, 0 expired */
@@ -81,7 +96,6 @@ struct daemon {
 	bool notify;        /* NOTIFY_SOCKET is set */
 	int phase_reported; /* last STATUS=: -1 idle, -2 none yet */
 	int64_t next_reported;
-	struct subscribers subs;
 
 	uint64_t received, coalesced, rejected;
 	int64_t last_check; /* Unix seconds, -1 never */
@@ -226,6 +240,16 @@ static int cmd_check_config(const char *file)
 		bad = 1;
 	if (resolve_script_user(config, &opts) < 0)
 		bad = 1;
+	{
+		/* The socket's directory, when it is there already (the daemon makes it otherwise). */
+		char err[512];
+		int r = unix_check_dir(config->socket_path, geteuid(), err, sizeof(err));
+
+		if (r < 0 && r != -ENOENT) {
+			log_err("%s", err);
+			bad = 1;
+		}
+	}
 	if (!bad)
 		log_info("'%s': configuration and scripts are valid", file);
 	config_free(config);
@@ -279,16 +303,26 @@ static void signal_old_image(const struct target_config *target, const struct sw
 		         count == 1 ? "" : "es");
 }
 
+/* TEXT, made printable ASCII, as one packet to every subscriber. */
+static void publish(struct daemon *d, const char *text)
+{
+	char clean[UPDATER_PROTO_NOTE_MAX];
+
+	if (!d || d->ev.n == 0)
+		return;
+	control_sanitize(text, clean, sizeof(clean));
+	(void)events_send(&d->ev, clean, strlen(clean));
+}
+
 /* "WHAT TARGET VERSION" to every subscriber (WHAT: a notification prefix). */
 static void announce(struct daemon *d, const char *what, const char *target, const char *version)
 {
-	char msg[256], clean[256];
+	char msg[256];
 
-	if (!d || d->subs.n == 0)
+	if (!d || d->ev.n == 0)
 		return;
 	(void)snprintf(msg, sizeof(msg), "%s%s %s", what, target, version ? version : "unknown");
-	control_sanitize(msg, clean, sizeof(clean));
-	(void)subscribers_send(&d->subs, d->cs.fd, clean);
+	publish(d, msg);
 }
 
 static void on_swapped(void *ctx, const struct target_config *target, const char *version,
@@ -388,7 +422,7 @@ static void start_round(struct daemon *d, int64_t now)
 	d->round_config = d->config;
 	r = update_round_start(&d->round_opts, &d->hooks, &d->round);
 	if (r < 0) {
-		char msg[256], clean[256];
+		char msg[256];
 
 		d->round = NULL;
 		d->round_config = NULL;
@@ -398,8 +432,7 @@ static void start_round(struct daemon *d, int64_t now)
 		(void)snprintf(msg, sizeof(msg), "failed: cannot start: %s", strerror(-r));
 		d->last_result = strdup(msg);
 		(void)snprintf(msg, sizeof(msg), UPDATER_NOTE_CHECKED_FAILED " cannot start: %s", strerror(-r));
-		control_sanitize(msg, clean, sizeof(clean));
-		(void)subscribers_send(&d->subs, d->cs.fd, clean);
+		publish(d, msg);
 		return;
 	}
 	d->phase_reported = -2;
@@ -425,7 +458,7 @@ static void finish_round(struct daemon *d, int64_t now)
 {
 	bool failed = update_round_failed(d->round);
 	const char *summary = update_round_summary(d->round);
-	char msg[2200], clean[2200]; /* summaries run up to 2 KiB */
+	char msg[2200]; /* summaries run up to 2 KiB */
 	int64_t wall = (int64_t)time(NULL), wake_ms;
 	int r;
 
@@ -435,7 +468,6 @@ static void finish_round(struct daemon *d, int64_t now)
 	free(d->last_result);
 	d->last_result = strdup(summary);
 	(void)snprintf(msg, sizeof(msg), "%s %s", failed ? UPDATER_NOTE_CHECKED_FAILED : UPDATER_NOTE_CHECKED_OK, summary);
-	control_sanitize(msg, clean, sizeof(clean));
 
 	wake_ms = update_round_wake_ms(d->round);
 	update_round_free(d->round);
@@ -453,7 +485,7 @@ static void finish_round(struct daemon *d, int64_t now)
 	d->metrics_dirty = true;
 	if (failed && d->sched.retry != SCHEDULE_NEVER)
 		log_info("retrying in %" PRId64 " s", (d->sched.retry - now + 999) / 1000);
-	(void)subscribers_send(&d->subs, d->cs.fd, clean);
+	publish(d, msg);
 }
 
 /*
@@ -612,31 +644,6 @@ static void handle_hold(struct daemon *d, struct control_msg *m, const char *tar
 	}
 }
 
-static void subscription_reply(struct control_msg *m, int r)
-{
-	switch (r) {
-	case 0:
-		control_set_replyf(m, "%s", UPDATER_REPLY_OK);
-		break;
-	case -EDESTADDRREQ:
-		control_set_replyf(m, UPDATER_REPLY_ERROR "your socket has no address to send notifications to");
-		break;
-	case -EUSERS:
-		control_set_replyf(m, UPDATER_REPLY_ERROR "too many subscribers (at most %d)", NOTIFY_SUBSCRIBERS_MAX);
-		break;
-	case -EDQUOT:
-		control_set_replyf(m, UPDATER_REPLY_ERROR "too many subscribers for uid %u (at most %d)", (unsigned)m->uid,
-		                   NOTIFY_SUBSCRIBERS_PER_UID);
-		break;
-	case -ENOENT:
-		control_set_replyf(m, UPDATER_REPLY_ERROR "not subscribed");
-		break;
-	default:
-		control_set_replyf(m, UPDATER_REPLY_ERROR "%s", strerror(-r));
-		break;
-	}
-}
-
 static void handle_rollback(struct daemon *d, struct control_msg *m, const char *target)
 {
 	char err[256] = "";
@@ -667,6 +674,11 @@ static void handle_request(struct daemon *d, struct control_msg *m, int64_t now)
 	bool coalesced;
 	enum schedule_answer answer;
 
+	if (m->from_self) {
+		/* Our own reply or notification came back (a path that leads here): drop it. */
+		d->rejected++;
+		return;
+	}
 	d->received++;
 	if (control_parse(m->buf, m->len, m->truncated, &req, err, sizeof(err)) < 0) {
 		d->rejected++;
@@ -701,10 +713,8 @@ static void handle_request(struct daemon *d, struct control_msg *m, int64_t now)
 		handle_hold(d, m, req.target, req.command == CONTROL_HOLD);
 		break;
 	case CONTROL_SUBSCRIBE:
-		subscription_reply(m, subscribers_add(&d->subs, &m->addr, m->addrlen, m->uid));
-		break;
 	case CONTROL_UNSUBSCRIBE:
-		subscription_reply(m, subscribers_remove(&d->subs, &m->addr, m->addrlen));
+		control_set_replyf(m, UPDATER_REPLY_ERROR "%s", UPDATER_ERROR_SUBSCRIBE_MOVED);
 		break;
 	case CONTROL_ROLLBACK:
 		if (!m->has_creds || m->uid != 0) {
@@ -737,11 +747,25 @@ static void handle_control(struct daemon *d, int64_t now)
 		}
 		for (int i = 0; i < n; i++)
 			handle_request(d, &msgs[i], now);
-		(void)control_send_replies(d->cs.fd, msgs, (size_t)n);
+		(void)control_send_replies(&d->cs, msgs, (size_t)n);
 		if (n < CONTROL_MSGS)
 			return;
 		budget = budget > (size_t)n ? budget - (size_t)n : 0;
 	}
+}
+
+static void handle_events(struct daemon *d)
+{
+	uint64_t refused = d->ev.refused;
+	int r = events_accept(&d->ev);
+
+	if (r < 0)
+		log_warn("events socket: %s", strerror(-r));
+	else if (r > 0)
+		log_debug("%d new subscriber%s, %zu in all", r, r == 1 ? "" : "s", d->ev.n);
+	if (d->ev.refused > refused)
+		log_debug("refused %" PRIu64 " subscriber%s over the limits", d->ev.refused - refused,
+		          d->ev.refused - refused == 1 ? "" : "s");
 }
 
 static void reload(struct daemon *d, int64_t now)
@@ -820,8 +844,10 @@ static int handover_save(struct daemon *d, int64_t now)
 		.socket_path = d->cs.path,
 		.socket_dev = d->cs.dev,
 		.socket_ino = d->cs.ino,
+		.events_path = d->ev.path,
+		.events_dev = d->ev.dev,
+		.events_ino = d->ev.ino,
 		.last_result = d->last_result,
-		.subs = d->subs,
 	};
 	int r;
 
@@ -862,16 +888,19 @@ static void handover_take(struct daemon *d, int64_t now)
 		d->cs.ino = h.socket_ino;
 		h.socket_path = NULL;
 	}
+	if (h.events_path && d->ev.activated && !d->ev.path) {
+		d->ev.path = h.events_path;
+		d->ev.dev = h.events_dev;
+		d->ev.ino = h.events_ino;
+		h.events_path = NULL;
+	}
 	if (h.last_result) {
 		free(d->last_result);
 		d->last_result = h.last_result;
 		h.last_result = NULL;
 	}
-	subscribers_free(&d->subs);
-	d->subs = h.subs;
-	h.subs = (struct subscribers){ 0 };
 	handover_clear(&h);
-	log_info("carried on after re-executing: %zu subscriber%s kept", d->subs.n, d->subs.n == 1 ? "" : "s");
+	log_info("carried on after re-executing: %zu subscriber%s kept", d->ev.n, d->ev.n == 1 ? "" : "s");
 }
 
 /*
@@ -884,11 +913,16 @@ static void do_reexec(struct daemon *d)
 	int r, hfd;
 
 	d->reexec = false;
-	log_notice("our executable was replaced: re-executing it, keeping the control socket");
+	log_notice("our executable was replaced: re-executing it, keeping the control and events sockets");
 	notify_status("Re-executing the new version");
+	/* What an earlier attempt kept may be closed by now: the list is made afresh. */
+	updater_keep_clear_();
+	/* The sockets first: they get the low numbers 3 and 4 in the new image. */
 	r = updater_keep_fd(d->cs.fd, FDNAME_CONTROL);
+	if (r == 0 && d->ev.fd >= 0)
+		r = updater_keep_fd(d->ev.fd, FDNAME_EVENTS);
 	if (r < 0) {
-		log_err("cannot re-execute: cannot keep the control socket: %s", strerror(-r));
+		log_err("cannot re-execute: cannot keep the sockets: %s", strerror(-r));
 		return;
 	}
 	hfd = handover_save(d, now_boottime_ms());
@@ -897,7 +931,16 @@ static void do_reexec(struct daemon *d)
 	else
 		r = hfd;
 	if (r < 0)
-		log_warn("cannot hand the subscribers over: %s", strerror(-r));
+		log_warn("cannot hand the counters over: %s", strerror(-r));
+	/* Connections whose peer left are not worth handing over. */
+	(void)events_reap(&d->ev);
+	for (size_t i = 0; i < d->ev.n; i++) {
+		r = updater_keep_fd(d->ev.v[i].fd, FDNAME_SUBSCRIBER);
+		if (r < 0) {
+			log_warn("cannot hand the subscribers over: %s", strerror(-r));
+			break;
+		}
+	}
 	r = updater_reexec();
 	log_err("cannot re-execute: %s; the old version keeps running", strerror(-r));
 }
@@ -934,6 +977,11 @@ static int run_loop(struct daemon *d)
 		maxfd = d->sigfd > d->timerfd ? d->sigfd : d->timerfd;
 		if (d->cs.fd > maxfd)
 			maxfd = d->cs.fd;
+		if (d->ev.fd >= 0) {
+			FD_SET(d->ev.fd, &rfds);
+			if (d->ev.fd > maxfd)
+				maxfd = d->ev.fd;
+		}
 		if (d->round)
 			update_round_fill_fds(d->round, &rfds, &maxfd);
 		update_background_fill_fds(&rfds, &maxfd);
@@ -963,6 +1011,9 @@ static int run_loop(struct daemon *d)
 			(void)read(d->timerfd, &ticks, sizeof(ticks));
 			d->timer_armed = 0; /* expired: arm it again (0 is never a deadline) */
 		}
+		/* Connections first: a client connects, then asks for a check whose end it awaits. */
+		if (d->ev.fd >= 0 && FD_ISSET(d->ev.fd, &rfds))
+			handle_events(d);
 		if (FD_ISSET(d->cs.fd, &rfds)) {
 			handle_control(d, now);
 			d->metrics_dirty = true; /* the request counters */
@@ -990,7 +1041,7 @@ static void daemon_free(struct daemon *d)
 		config_free(d->round_config);
 	config_free(d->config);
 	control_close(&d->cs, false);
-	subscribers_free(&d->subs);
+	events_close(&d->ev, false);
 	if (d->sigfd >= 0)
 		(void)close(d->sigfd);
 	if (d->timerfd >= 0)
@@ -1002,10 +1053,53 @@ static void daemon_free(struct daemon *d)
 		(void)close(d->handover_fd);
 }
 
-static int cmd_daemon(const char *file, const int *passed, size_t n_passed)
+/*
+ * The events socket: the one handed to us, or events.sock beside the control
+ * socket. Its directory is held to the control socket's rule. Returns 0, or
+ * a negative errno (-EPERM: the directory is not safe) after logging.
+ */
+static int open_events(struct daemon *d, struct passed_fds *p)
+{
+	char path[PATH_MAX], err[512], *control = d->cs.path ? NULL : unix_socket_path(d->cs.fd);
+	const char *base = d->cs.path ? d->cs.path : control ? control : d->config->socket_path;
+	int r;
+
+	if (!updater_proto_events_path(base, path, sizeof(path))) {
+		log_err("events socket: no directory in '%s'", base);
+		free(control);
+		return -EINVAL;
+	}
+	free(control);
+	r = events_open(&d->ev, path, p->events, err, sizeof(err));
+	p->events = -1;
+	if (r < 0) {
+		log_err("events socket: %s", err);
+		return r;
+	}
+	if (d->ev.activated) {
+		char *where = unix_socket_path(d->ev.fd);
+
+		r = where ? unix_check_dir(where, geteuid(), err, sizeof(err)) : 0;
+		free(where);
+		if (r < 0) {
+			log_err("events socket: %s", err);
+			return r;
+		}
+	}
+	for (size_t i = 0; i < p->n_subscribers; i++) {
+		r = events_adopt(&d->ev, p->subscribers[i]);
+		if (r < 0 && r != -ENOTSOCK)
+			log_warn("a subscriber handed over is lost: %s", strerror(-r));
+	}
+	p->n_subscribers = 0;
+	return 0;
+}
+
+static int cmd_daemon(const char *file, struct passed_fds *passed)
 {
 	struct daemon d = {
-		.cs = { .fd = -1 },
+		.cs = { .fd = -1, .reply_fd = -1 },
+		.ev = { .fd = -1 },
 		.sigfd = -1,
 		.timerfd = -1,
 		.timer_armed = INT64_MAX,
@@ -1047,9 +1141,22 @@ static int cmd_daemon(const char *file, const int *passed, size_t n_passed)
 	}
 	update_recover(d.config);
 
-	r = control_open(d.config->socket_path, passed, n_passed, &d.cs, err, sizeof(err));
+	r = events_raise_nofile(&d.ev);
+	if (r < 0)
+		log_warn("RLIMIT_NOFILE: no room for %d subscribers above descriptor %d (%s); fewer are taken",
+		         EVENTS_MAX, EVENTS_FD_FLOOR, strerror(-r));
+	r = control_open(d.config->socket_path, passed->control, passed->n_control, &d.cs, err, sizeof(err));
+	passed->n_control = 0;
 	if (r < 0) {
 		log_err("control socket: %s", err);
+		if (r == -EPERM)
+			ret = EXIT_CONFIG;
+		goto out;
+	}
+	r = open_events(&d, passed);
+	if (r < 0) {
+		if (r == -EPERM)
+			ret = EXIT_CONFIG;
 		goto out;
 	}
 
@@ -1069,8 +1176,9 @@ static int cmd_daemon(const char *file, const int *passed, size_t n_passed)
 	d.watchdog_ms = notify_watchdog_interval_ms();
 	d.watchdog_next = now + d.watchdog_ms;
 
-	log_info("updaterd %s serving %zu target%s on '%s'%s", PACKAGE_VERSION, d.config->n_targets,
-	         d.config->n_targets == 1 ? "" : "s", d.cs.path ? d.cs.path : "(socket activation)",
+	log_info("updaterd %s serving %zu target%s on '%s' (events on '%s')%s", PACKAGE_VERSION,
+	         d.config->n_targets, d.config->n_targets == 1 ? "" : "s",
+	         d.cs.path ? d.cs.path : "(socket activation)", d.ev.path ? d.ev.path : "(socket activation)",
 	         d.config->interval_sec ? "" : "; periodic checks off");
 	notify_ready();
 	ret = run_loop(&d);
@@ -1161,37 +1269,68 @@ out:
 	return ret;
 }
 
+static bool is_listening_seqpacket(int fd)
+{
+	return sd_is_socket(fd, AF_UNIX, SOCK_SEQPACKET, 1) > 0;
+}
+
 /*
  * The descriptors handed to us at start, by socket activation or by our
- * previous image after a self-update, are counted first; then libupdater
- * takes them over (and LISTEN_* out of the environment) and learns who we
- * are, for self-update. The control socket is among them, the handover
- * memfd is not.
+ * previous image after a self-update, are sorted first, by name
+ * (FileDescriptorName=control / events; "subscriber" and "handover" from
+ * the previous image) or, unnamed, by type; then libupdater takes them over
+ * (and LISTEN_* out of the environment) and learns who we are, for
+ * self-update. The handover memfd is read later, by name.
  */
 static int start_daemon(const char *file, int argc, char *argv[])
 {
-	int n = sd_listen_fds(0), handover, r;
-	int *passed = NULL;
-	size_t n_passed = 0;
+	char **names = NULL;
+	int n = sd_listen_fds_with_names(0, &names), handover, r;
+	struct passed_fds p = { .events = -1 };
 
-	if (n > 1024)
+	if (n < 0 || n > 4096)
 		n = 0;
 	r = updater_init(argc, argv);
 	if (r < 0)
 		log_warn("cannot prepare self-update: %s", strerror(-r));
 	handover = updater_inherited_fd(FDNAME_HANDOVER);
 	if (n > 0) {
-		passed = calloc((size_t)n, sizeof(*passed));
-		if (!passed) {
+		p.control = calloc((size_t)n, sizeof(*p.control));
+		p.subscribers = calloc((size_t)n, sizeof(*p.subscribers));
+		if (!p.control || !p.subscribers) {
 			log_err("%s", strerror(ENOMEM));
 			return 1;
 		}
 	}
-	for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++)
-		if (fd != handover)
-			passed[n_passed++] = fd;
-	r = cmd_daemon(file, passed, n_passed);
-	free(passed);
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+		const char *name = names && names[i] ? names[i] : "";
+
+		if (fd == handover)
+			continue;
+		if (strcmp(name, FDNAME_SUBSCRIBER) == 0)
+			p.subscribers[p.n_subscribers++] = fd;
+		else if (p.events < 0 && (strcmp(name, FDNAME_EVENTS) == 0 ||
+		                          (strcmp(name, FDNAME_CONTROL) != 0 && is_listening_seqpacket(fd))))
+			p.events = fd;
+		else
+			p.control[p.n_control++] = fd; /* control_open() takes the first datagram socket, closes the rest */
+	}
+	if (names) {
+		for (int i = 0; i < n; i++)
+			free(names[i]);
+		free(names);
+	}
+	r = cmd_daemon(file, &p);
+	/* Whatever was not taken (a failed start) is closed. */
+	for (size_t i = 0; i < p.n_control; i++)
+		(void)close(p.control[i]);
+	for (size_t i = 0; i < p.n_subscribers; i++)
+		(void)close(p.subscribers[i]);
+	if (p.events >= 0)
+		(void)close(p.events);
+	free(p.control);
+	free(p.subscribers);
 	return r;
 }
 

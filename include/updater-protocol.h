@@ -4,25 +4,38 @@
  * updaterctl and updater-run include it, and no word of the protocol is
  * spelled anywhere else.
  *
- * The control socket is AF_UNIX SOCK_DGRAM. One request is one datagram of
- * at most UPDATER_PROTO_REQUEST_MAX bytes, ASCII, no NUL, one trailing
- * newline tolerated:
+ * The control socket is AF_UNIX SOCK_DGRAM on a path. One request is one
+ * datagram of at most UPDATER_PROTO_REQUEST_MAX bytes, ASCII, no NUL, one
+ * trailing newline tolerated:
  *
  *     any single byte, or "check"   check now -> "queued" | "running" | "deferred N"
  *     "status"                      -> one JSON object
- *     "subscribe" / "unsubscribe"   -> "ok" | "error REASON"
  *     "rollback TARGET"             -> "ok VERSION" | "error REASON" (root only)
  *     "hold TARGET" / "unhold TARGET" -> "ok" | "error REASON" (root only)
  *     "metrics"                     -> Prometheus text (SPEC 16)
+ *     "subscribe" / "unsubscribe"   -> "error subscriptions are connections to events.sock"
  *
  * Every failure is answered "error REASON". A reply is one datagram of at
- * most UPDATER_PROTO_REPLY_MAX bytes.
+ * most UPDATER_PROTO_REPLY_MAX bytes, sent only to a sender whose socket has
+ * an abstract address (autobind), from a reply socket of the daemon's own:
+ * a client sends with sendto() (never connect()), and takes a datagram as
+ * the reply only when its SCM_CREDENTIALS carry the daemon's uid (root, or
+ * the owner of the control socket's file: updater_proto_reply_uid_ok()).
  *
- * Notifications, one datagram each, to every subscriber:
+ * The events socket is AF_UNIX SOCK_SEQPACKET, "events.sock" in the control
+ * socket's directory (updater_proto_events_path()). A connection is a
+ * subscription: every notification reaches it as one packet, until either
+ * side closes it. A connection the daemon refuses (too many) gets one packet
+ * "error REASON" and is closed. Notifications:
  *
  *     "updated TARGET VERSION"
  *     "rolledback TARGET VERSION REASON"
+ *     "healthy TARGET VERSION"
  *     "checked ok SUMMARY" | "checked failed SUMMARY"
+ *
+ * A subscriber may send packets of at most UPDATER_PROTO_REQUEST_MAX bytes
+ * on its connection (for requests tied to it); today none is defined, and
+ * each is answered "error REASON".
  *
  * The words below end in a space where more follows them on the wire.
  */
@@ -31,16 +44,25 @@
 
 #include <stdbool.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "updater.h"
 
 /* Where the daemon listens when neither the configuration nor UPDATER_SOCKET says. */
 #define UPDATER_PROTO_SOCKET UPDATER_DEFAULT_SOCKET
+/* The events socket's name, in the control socket's directory, and its default path. */
+#define UPDATER_PROTO_EVENTS_NAME "events.sock"
+#define UPDATER_PROTO_EVENTS_SOCKET "/run/updater/" UPDATER_PROTO_EVENTS_NAME
+/* Socket activation's names (FileDescriptorName=) of the two sockets. */
+#define UPDATER_PROTO_FDNAME_CONTROL "control"
+#define UPDATER_PROTO_FDNAME_EVENTS "events"
 
 /* Sizes. */
 #define UPDATER_PROTO_REQUEST_MAX 256      /* bytes in one request */
 #define UPDATER_PROTO_REPLY_MAX (256 * 1024) /* bytes in one reply (the status JSON) */
-#define UPDATER_PROTO_NOTE_MAX 512         /* bytes in one notification */
+#define UPDATER_PROTO_NOTE_MAX 4096        /* bytes in one notification (a summary runs to 2 KiB) */
+#define UPDATER_PROTO_EVENTS_MAX 1024      /* connections to the events socket */
+#define UPDATER_PROTO_EVENTS_PER_UID 16    /* of them, per uid */
 
 /* Requests. */
 #define UPDATER_REQ_CHECK "check"
@@ -61,10 +83,13 @@
 #define UPDATER_REPLY_OK "ok"
 #define UPDATER_REPLY_OK_VALUE "ok "   /* VERSION */
 #define UPDATER_REPLY_ERROR "error "   /* REASON */
+/* The reason "subscribe" and "unsubscribe" datagrams get. */
+#define UPDATER_ERROR_SUBSCRIBE_MOVED "subscriptions are connections to " UPDATER_PROTO_EVENTS_NAME
 
 /* Notifications. */
 #define UPDATER_NOTE_UPDATED "updated "        /* TARGET VERSION */
 #define UPDATER_NOTE_ROLLEDBACK "rolledback "  /* TARGET VERSION REASON */
+#define UPDATER_NOTE_HEALTHY "healthy "        /* TARGET VERSION */
 #define UPDATER_NOTE_CHECKED "checked "        /* ok|failed SUMMARY */
 #define UPDATER_NOTE_CHECKED_OK "checked ok"
 #define UPDATER_NOTE_CHECKED_FAILED "checked failed"
@@ -89,7 +114,35 @@ static inline bool updater_proto_is_change(const char *note)
 /* True for any notification (as opposed to a reply). */
 static inline bool updater_proto_is_note(const char *s)
 {
-	return updater_proto_is_change(s) || updater_proto_has_prefix(s, UPDATER_NOTE_CHECKED);
+	return updater_proto_is_change(s) || updater_proto_has_prefix(s, UPDATER_NOTE_HEALTHY) ||
+	       updater_proto_has_prefix(s, UPDATER_NOTE_CHECKED);
+}
+
+/*
+ * The events socket beside the control socket CONTROL: its directory and
+ * UPDATER_PROTO_EVENTS_NAME, into BUF. False when it does not fit or
+ * CONTROL has no directory part.
+ */
+static inline bool updater_proto_events_path(const char *control, char *buf, size_t size)
+{
+	const char *slash = strrchr(control, '/');
+	size_t dir = slash ? (size_t)(slash - control) + 1 : 0;
+
+	if (!slash || dir + sizeof(UPDATER_PROTO_EVENTS_NAME) > size)
+		return false;
+	memcpy(buf, control, dir);
+	memcpy(buf + dir, UPDATER_PROTO_EVENTS_NAME, sizeof(UPDATER_PROTO_EVENTS_NAME));
+	return true;
+}
+
+/*
+ * Whether a reply's sender UID (from SCM_CREDENTIALS, or SO_PEERCRED of the
+ * events socket) can be the daemon: root, or OWNER, the uid that owns the
+ * control socket's file ((uid_t)-1 when unknown) for a daemon run by a user.
+ */
+static inline bool updater_proto_reply_uid_ok(uid_t uid, uid_t owner)
+{
+	return uid == 0 || (owner != (uid_t)-1 && uid == owner);
 }
 
 #endif

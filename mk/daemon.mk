@@ -5,6 +5,7 @@ libupdaterd_la_SOURCES = \
 	daemon/log.c daemon/log.h \
 	daemon/util.c daemon/util.h \
 	daemon/control.c daemon/control.h \
+	daemon/events.c daemon/events.h \
 	daemon/status.c daemon/status.h \
 	daemon/handover.c daemon/handover.h \
 	daemon/schedule.c daemon/schedule.h \
@@ -17,11 +18,14 @@ libupdaterd_la_LIBADD = $(SYSTEMD_LIBS) $(YAML_LIBS) $(SODIUM_LIBS) -lm
 UNIT_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(SODIUM_CFLAGS)
 UNIT_LDADD = libupdaterd.la $(CHECK_LIBS)
 
-check_PROGRAMS += tests/check_control tests/check_status tests/check_schedule tests/check_policy
-TESTS += tests/check_control tests/check_status tests/check_schedule tests/check_policy
+check_PROGRAMS += tests/check_control tests/check_events tests/check_status tests/check_schedule tests/check_policy
+TESTS += tests/check_control tests/check_events tests/check_status tests/check_schedule tests/check_policy
 tests_check_control_SOURCES = tests/check_control.c
 tests_check_control_CFLAGS = $(UNIT_CFLAGS)
 tests_check_control_LDADD = $(UNIT_LDADD)
+tests_check_events_SOURCES = tests/check_events.c
+tests_check_events_CFLAGS = $(UNIT_CFLAGS)
+tests_check_events_LDADD = $(UNIT_LDADD)
 tests_check_status_SOURCES = tests/check_status.c
 tests_check_status_CFLAGS = $(UNIT_CFLAGS)
 tests_check_status_LDADD = $(UNIT_LDADD)

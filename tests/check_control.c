@@ -1,7 +1,9 @@
 /*
  * check_control.c - the control socket: request classification, reply
- * formatting, the socket itself (bind, stale socket,
- * credentials, truncation, replies) and the subscriber list.
+ * formatting, the socket itself (bind, its directory, stale socket,
+ * credentials, truncation, replies through a reply socket of their own,
+ * only to abstract addresses, our own datagrams dropped), and the signal
+ * to processes running an old image. The subscribers are check_events.c's.
  */
 #include <check.h>
 #include <dirent.h>
@@ -279,6 +281,8 @@ START_TEST(test_receive_credentials_and_reply)
 	ck_assert(msgs[0].has_creds);
 	ck_assert_uint_eq(msgs[0].uid, getuid());
 	ck_assert_int_eq(msgs[0].pid, getpid());
+	/* Sent by this very process: the daemon drops such a datagram. */
+	ck_assert(msgs[0].from_self);
 	ck_assert(control_msg_has_address(&msgs[0]));
 	ck_assert(msgs[1].truncated);
 	ck_assert_uint_eq(msgs[1].len, CONTROL_REQUEST_MAX);
@@ -288,7 +292,7 @@ START_TEST(test_receive_credentials_and_reply)
 	control_set_replyf(&msgs[0], "queued");
 	control_set_replyf(&msgs[1], "error too long\n\x01");
 	control_set_replyf(&msgs[2], "not sent: no address");
-	ck_assert_uint_eq(control_send_replies(cs.fd, msgs, 3), 2);
+	ck_assert_uint_eq(control_send_replies(&cs, msgs, 3), 2);
 	r = recv(client, reply, sizeof(reply), MSG_DONTWAIT);
 	ck_assert_int_eq(r, 6);
 	ck_assert(memcmp(reply, "queued", 6) == 0);
@@ -330,7 +334,7 @@ START_TEST(test_long_reply_and_full_client)
 	for (int i = 0; i < n; i++)
 		ck_assert_int_eq(control_set_reply(&msgs[i], text, 5000), 0);
 	/* The client never reads: some replies are lost, none blocks. */
-	ck_assert_uint_le(control_send_replies(cs.fd, msgs, (size_t)n), 40);
+	ck_assert_uint_le(control_send_replies(&cs, msgs, (size_t)n), 40);
 	while (recv(client, buf, sizeof(buf), MSG_DONTWAIT) == 5000)
 		got++;
 	ck_assert_int_ge(got, 1);
@@ -382,80 +386,109 @@ START_TEST(test_passed_descriptors_are_closed)
 }
 END_TEST
 
-static struct sockaddr_un addr_of(int i, socklen_t *len)
+START_TEST(test_path_bound_sender_gets_no_reply)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	static struct control_msg msgs[2];
+	struct control_socket cs;
+	struct sockaddr_un self = { .sun_family = AF_UNIX };
+	char path[128], err[256], mine[128], reply[64];
+	int client;
 
-	(void)snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "%05x", i);
-	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 6);
-	return sa;
-}
-
-START_TEST(test_subscriber_limits)
-{
-	struct subscribers s = { 0 };
-	struct sockaddr_un sa;
-	socklen_t len;
-	int i;
-
-	sa = addr_of(0, &len);
-	ck_assert_int_eq(subscribers_add(&s, &sa, sizeof(sa_family_t), 0), -EDESTADDRREQ);
-	for (i = 0; i < NOTIFY_SUBSCRIBERS_PER_UID; i++) {
-		sa = addr_of(i, &len);
-		ck_assert_int_eq(subscribers_add(&s, &sa, len, 1000), 0);
-	}
-	/* The same address again is not a new subscriber. */
-	sa = addr_of(0, &len);
-	ck_assert_int_eq(subscribers_add(&s, &sa, len, 1000), 0);
-	ck_assert_uint_eq(s.n, NOTIFY_SUBSCRIBERS_PER_UID);
-	sa = addr_of(i, &len);
-	ck_assert_int_eq(subscribers_add(&s, &sa, len, 1000), -EDQUOT);
-	/* Other users still may, up to the total. */
-	for (int uid = 1; s.n < NOTIFY_SUBSCRIBERS_MAX; uid++)
-		for (int k = 0; k < NOTIFY_SUBSCRIBERS_PER_UID && s.n < NOTIFY_SUBSCRIBERS_MAX; k++, i++) {
-			sa = addr_of(i, &len);
-			ck_assert_int_eq(subscribers_add(&s, &sa, len, (uid_t)uid), 0);
-		}
-	sa = addr_of(i, &len);
-	ck_assert_int_eq(subscribers_add(&s, &sa, len, 99999), -EUSERS);
-	sa = addr_of(3, &len);
-	ck_assert_int_eq(subscribers_remove(&s, &sa, len), 0);
-	ck_assert_int_eq(subscribers_remove(&s, &sa, len), -ENOENT);
-	ck_assert_uint_eq(s.n, NOTIFY_SUBSCRIBERS_MAX - 1);
-	sa = addr_of(i, &len);
-	ck_assert_int_eq(subscribers_add(&s, &sa, len, 99999), 0);
-	subscribers_free(&s);
-	ck_assert_uint_eq(s.n, 0);
+	make_tmpdir();
+	(void)snprintf(path, sizeof(path), "%s/control.sock", tmpdir);
+	(void)snprintf(mine, sizeof(mine), "%s/client.sock", tmpdir);
+	ck_assert_int_eq(control_open(path, NULL, 0, &cs, err, sizeof(err)), 0);
+	/* A path may later be a symlink to anything, the control socket itself included. */
+	client = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	memcpy(self.sun_path, mine, strlen(mine) + 1);
+	ck_assert_int_eq(bind(client, (struct sockaddr *)&self, sizeof(self)), 0);
+	send_to(client, path, "status", 6);
+	ck_assert_int_eq(control_receive(cs.fd, msgs, 2), 1);
+	ck_assert(msgs[0].addrlen > sizeof(sa_family_t));
+	ck_assert(!control_msg_has_address(&msgs[0]));
+	control_set_replyf(&msgs[0], "{}");
+	ck_assert_uint_eq(control_send_replies(&cs, msgs, 1), 0);
+	ck_assert_int_eq(recv(client, reply, sizeof(reply), MSG_DONTWAIT), -1);
+	close(client);
+	control_close(&cs, false);
+	remove_tmpdir();
 }
 END_TEST
 
-START_TEST(test_gone_subscriber_is_dropped)
+START_TEST(test_replies_leave_through_a_replaced_reply_socket)
 {
-	static struct control_msg msgs[2];
-	struct subscribers s = { 0 };
+	enum { CLIENTS = 64 };
+	static struct control_msg msgs[CLIENTS];
 	struct control_socket cs;
-	char path[128], err[256], buf[64];
-	int alive, gone;
+	struct sockaddr_un from;
+	socklen_t flen = sizeof(from);
+	char path[128], err[256], *text, buf[64];
+	int clients[CLIENTS], fresh;
 	ssize_t r;
 
 	make_tmpdir();
 	(void)snprintf(path, sizeof(path), "%s/control.sock", tmpdir);
 	ck_assert_int_eq(control_open(path, NULL, 0, &cs, err, sizeof(err)), 0);
-	alive = client_socket();
-	gone = client_socket();
-	send_to(alive, path, "subscribe", 9);
-	send_to(gone, path, "subscribe", 9);
-	ck_assert_int_eq(control_receive(cs.fd, msgs, 2), 2);
-	ck_assert_int_eq(subscribers_add(&s, &msgs[0].addr, msgs[0].addrlen, msgs[0].uid), 0);
-	ck_assert_int_eq(subscribers_add(&s, &msgs[1].addr, msgs[1].addrlen, msgs[1].uid), 0);
-	close(gone);
-	ck_assert_uint_eq(subscribers_send(&s, cs.fd, "updated hello 1.4.2"), 1);
-	ck_assert_uint_eq(s.n, 1);
-	r = recv(alive, buf, sizeof(buf), MSG_DONTWAIT);
-	ck_assert_int_eq(r, 19);
-	ck_assert(memcmp(buf, "updated hello 1.4.2", 19) == 0);
-	subscribers_free(&s);
-	close(alive);
+	ck_assert_int_ge(cs.reply_fd, 0);
+	ck_assert_int_ne(cs.reply_fd, cs.fd);
+	/* Each client asks once and never reads: its reply stays charged to the reply socket. */
+	for (int i = 0; i < CLIENTS; i++) {
+		clients[i] = client_socket();
+		send_to(clients[i], path, "status", 6);
+		/* One at a time: the control socket queues only net.unix.max_dgram_qlen datagrams. */
+		ck_assert_int_eq(control_receive(cs.fd, msgs + i, 1), 1);
+	}
+	text = malloc(16384);
+	memset(text, 'j', 16384);
+	for (int i = 0; i < CLIENTS; i++)
+		ck_assert_int_eq(control_set_reply(&msgs[i], text, 16384), 0);
+	/* 64 x 16 KiB is more than one socket's send buffer: it is replaced, nobody loses a reply. */
+	ck_assert_uint_eq(control_send_replies(&cs, msgs, CLIENTS), CLIENTS);
+	ck_assert_uint_ge(cs.replaced, 1);
+	/* And the next client is answered, not from the control socket. */
+	fresh = client_socket();
+	send_to(fresh, path, "status", 6);
+	ck_assert_int_eq(control_receive(cs.fd, msgs, 1), 1);
+	control_set_replyf(&msgs[0], "ok");
+	ck_assert_uint_eq(control_send_replies(&cs, msgs, 1), 1);
+	r = recvfrom(fresh, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &flen);
+	ck_assert_int_eq(r, 2);
+	ck_assert(flen <= sizeof(sa_family_t) || from.sun_path[0] == '\0'); /* not the control socket's path */
+	free(text);
+	for (int i = 0; i < CLIENTS; i++)
+		close(clients[i]);
+	close(fresh);
+	control_close(&cs, false);
+	remove_tmpdir();
+}
+END_TEST
+
+START_TEST(test_socket_directory_must_be_safe)
+{
+	struct control_socket cs;
+	char path[256], dir[128], err[256];
+
+	make_tmpdir();
+	(void)snprintf(dir, sizeof(dir), "%s/run", tmpdir);
+	(void)snprintf(path, sizeof(path), "%s/control.sock", dir);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	ck_assert_int_eq(chmod(dir, 0777), 0);
+	ck_assert_int_eq(control_open(path, NULL, 0, &cs, err, sizeof(err)), -EPERM);
+	ck_assert_ptr_nonnull(strstr(err, "not writable by group or others"));
+	ck_assert_int_eq(access(path, F_OK), -1);
+	ck_assert_int_eq(chmod(dir, 01777), 0);
+	ck_assert_int_eq(control_open(path, NULL, 0, &cs, err, sizeof(err)), -EPERM);
+	ck_assert_int_eq(chmod(dir, 0775), 0);
+	ck_assert_int_eq(control_open(path, NULL, 0, &cs, err, sizeof(err)), -EPERM);
+	if (geteuid() == 0) {
+		ck_assert_int_eq(chmod(dir, 0755), 0);
+		ck_assert_int_eq(chown(dir, 65534, 0), 0);
+		ck_assert_int_eq(control_open(path, NULL, 0, &cs, err, sizeof(err)), -EPERM);
+		ck_assert_ptr_nonnull(strstr(err, "not ours"));
+		ck_assert_int_eq(chown(dir, 0, 0), 0);
+	}
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	ck_assert_int_eq(control_open(path, NULL, 0, &cs, err, sizeof(err)), 0);
 	control_close(&cs, false);
 	remove_tmpdir();
 }
@@ -498,7 +531,7 @@ static Suite *control_suite(void)
 	TCase *parse_tc = tcase_create("parse");
 	TCase *format = tcase_create("format");
 	TCase *sock = tcase_create("socket");
-	TCase *subs = tcase_create("subscribers");
+	TCase *subs = tcase_create("notify");
 
 	tcase_add_test(parse_tc, test_any_single_byte_is_a_check);
 	tcase_add_test(parse_tc, test_known_words);
@@ -515,10 +548,11 @@ static Suite *control_suite(void)
 	tcase_add_test(sock, test_receive_credentials_and_reply);
 	tcase_add_test(sock, test_long_reply_and_full_client);
 	tcase_add_test(sock, test_passed_descriptors_are_closed);
+	tcase_add_test(sock, test_path_bound_sender_gets_no_reply);
+	tcase_add_test(sock, test_replies_leave_through_a_replaced_reply_socket);
+	tcase_add_test(sock, test_socket_directory_must_be_safe);
 	suite_add_tcase(s, sock);
 
-	tcase_add_test(subs, test_subscriber_limits);
-	tcase_add_test(subs, test_gone_subscriber_is_dropped);
 	tcase_add_test(subs, test_signal_image_finds_processes);
 	suite_add_tcase(s, subs);
 	return s;

@@ -9,9 +9,15 @@
  *   updaterctl [--socket PATH] metrics
  *   updaterctl rollout-bucket [--machine-id ID | --machine-id-file FILE] TARGET VERSION
  *
- * One datagram is one request (the words are in updater-protocol.h); the
- * client socket is autobound so the daemon can answer, and connected to the
- * daemon's socket so nobody else can.
+ * One datagram is one request (the words are in updater-protocol.h), sent
+ * with sendto() and MSG_DONTWAIT from an autobound socket so the daemon can
+ * answer; the daemon answers from a socket of its own, so ours is never
+ * connected, and a datagram is taken as the reply only when its
+ * SCM_CREDENTIALS carry the daemon's uid (root, or the owner of the control
+ * socket's file). Notifications (watch, check --wait) come over a
+ * connection to the events socket beside the control socket. Every wait,
+ * a full queue at the daemon included, ends at a deadline or at SIGINT /
+ * SIGTERM.
  * Exit codes: 0 done, 1 the daemon reported a failure, 2 usage, 3 the daemon
  * is not reachable.
  */
@@ -28,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,12 +47,14 @@
 #define EXIT_UNREACHABLE 3
 
 #define REPLY_TIMEOUT_MS 5000
+#define SEND_RETRY_MS 10 /* while the daemon's queue is full */
 #define WAIT_DEFAULT_SEC 900
 #define REQUEST_MAX UPDATER_PROTO_REQUEST_MAX
 #define DGRAM_MAX UPDATER_PROTO_REPLY_MAX
 
 static const char *socket_path;
 static volatile sig_atomic_t got_signal;
+static uid_t daemon_owner = (uid_t)-1; /* the control socket file's owner: the daemon's uid */
 
 static void usage(FILE *f)
 {
@@ -117,50 +126,132 @@ static bool unreachable_errno(int e)
 	       e == ENOTSOCK || e == EPROTOTYPE || e == ENAMETOOLONG;
 }
 
-/* An autobound datagram socket connected to the daemon, or exit 3. */
-static int ctl_connect(void)
+/* Sleep up to MS (monotonic), or until SIGINT/SIGTERM. */
+static void pause_ms(int64_t ms, const sigset_t *waitmask)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct sockaddr_un self = { .sun_family = AF_UNIX };
-	size_t len = strlen(socket_path);
-	int fd;
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
 
-	if (len == 0 || len >= sizeof(sa.sun_path)) {
+	if (ms > 0 && !got_signal)
+		(void)ppoll(NULL, 0, &ts, waitmask);
+}
+
+static void control_address(struct sockaddr_un *sa, socklen_t *ret_len)
+{
+	size_t len = strlen(socket_path);
+
+	if (len == 0 || len >= sizeof(sa->sun_path)) {
 		warnx_("socket path '%s': %s", socket_path, strerror(ENAMETOOLONG));
 		exit(EXIT_UNREACHABLE);
 	}
-	memcpy(sa.sun_path, socket_path, len + 1);
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&self, sizeof(sa_family_t)) < 0) {
-		warnx_("socket: %s", strerror(errno));
-		exit(EXIT_FAILED);
-	}
-	if (connect(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1)) < 0) {
-		warnx_("cannot reach the daemon at '%s': %s", socket_path, strerror(errno));
-		exit(unreachable_errno(errno) ? EXIT_UNREACHABLE : EXIT_FAILED);
-	}
-	return fd;
-}
-
-static void ctl_send(int fd, const char *msg)
-{
-	if (send(fd, msg, strlen(msg), MSG_NOSIGNAL) < 0) {
-		warnx_("cannot send to the daemon at '%s': %s", socket_path, strerror(errno));
-		exit(unreachable_errno(errno) ? EXIT_UNREACHABLE : EXIT_FAILED);
-	}
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	memcpy(sa->sun_path, socket_path, len + 1);
+	*ret_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
 }
 
 /*
- * Receive one datagram into BUF (NUL-terminated, a trailing newline removed)
- * before DEADLINE (monotonic ms, < 0: none). Returns its length, -ETIMEDOUT,
- * -EINTR when SIGINT/SIGTERM arrived (WAITMASK: the mask inside the wait), or
- * another negative errno.
+ * An autobound datagram socket that receives credentials with every
+ * datagram, or exit 1. Not connected: the daemon replies from another socket.
  */
-static ssize_t ctl_recv(int fd, char *buf, size_t size, int64_t deadline, const sigset_t *waitmask)
+static int ctl_socket(void)
+{
+	struct sockaddr_un self = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, one = 1;
+
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&self, sizeof(sa_family_t)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
+		warnx_("socket: %s", strerror(errno));
+		exit(EXIT_FAILED);
+	}
+	if (stat(socket_path, &st) == 0)
+		daemon_owner = st.st_uid;
+	return fd;
+}
+
+/*
+ * Send MSG to the daemon without blocking. While its queue is full, try
+ * again until DEADLINE (monotonic ms): then exit 3. SIGINT/SIGTERM: exit 1.
+ */
+static void ctl_send(int fd, const char *msg, int64_t deadline, const sigset_t *waitmask)
+{
+	struct sockaddr_un sa;
+	socklen_t len;
+
+	control_address(&sa, &len);
+	for (;;) {
+		int64_t left;
+
+		if (sendto(fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sa, len) >= 0)
+			return;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			warnx_("cannot send to the daemon at '%s': %s", socket_path, strerror(errno));
+			exit(unreachable_errno(errno) ? EXIT_UNREACHABLE : EXIT_FAILED);
+		}
+		left = deadline - now_ms();
+		if (left <= 0) {
+			warnx_("the daemon at '%s' takes no requests: its queue is full", socket_path);
+			exit(EXIT_UNREACHABLE);
+		}
+		/* An unconnected socket cannot poll for room at the daemon: look again shortly. */
+		pause_ms(left < SEND_RETRY_MS ? left : SEND_RETRY_MS, waitmask);
+		if (got_signal)
+			exit(EXIT_FAILED);
+	}
+}
+
+/* The uid in a datagram's SCM_CREDENTIALS, or (uid_t)-1 without. */
+static uid_t sender_uid(struct msghdr *mh)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			/* Nobody's descriptors are wanted here. */
+			size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			for (size_t i = 0; i < n; i++) {
+				int stray;
+
+				memcpy(&stray, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+				(void)close(stray);
+			}
+		}
+	}
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+			struct ucred uc;
+
+			memcpy(&uc, CMSG_DATA(c), sizeof(uc));
+			return uc.uid;
+		}
+	}
+	return (uid_t)-1;
+}
+
+/*
+ * Receive one datagram (from the daemon: CHECK_CREDS) or packet (on the
+ * events connection) into BUF, NUL-terminated, a trailing newline removed,
+ * before DEADLINE (monotonic ms, < 0: none). A datagram whose credentials
+ * are not the daemon's is dropped unread. Returns its length, -ETIMEDOUT,
+ * -EINTR when SIGINT/SIGTERM arrived (WAITMASK: the mask inside the wait),
+ * -EPIPE when the daemon closed the connection, or another negative errno.
+ */
+static ssize_t ctl_recv(int fd, char *buf, size_t size, int64_t deadline, const sigset_t *waitmask,
+                        bool check_creds)
 {
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		struct timespec ts, *tsp = NULL;
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(8 * sizeof(int))];
+		} cmsg;
+		struct iovec iov = { .iov_base = buf, .iov_len = size - 1 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cmsg.buf,
+		                     .msg_controllen = sizeof(cmsg.buf) };
 		ssize_t n;
 		int r;
 
@@ -180,12 +271,16 @@ static ssize_t ctl_recv(int fd, char *buf, size_t size, int64_t deadline, const 
 			return -errno;
 		if (r <= 0)
 			continue;
-		n = recv(fd, buf, size - 1, MSG_DONTWAIT);
+		n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				continue;
 			return -errno;
 		}
+		if (check_creds && !updater_proto_reply_uid_ok(sender_uid(&mh), daemon_owner))
+			continue; /* not the daemon: someone who found our address */
+		if (!check_creds && n == 0)
+			return -EPIPE;
 		buf[n] = '\0';
 		if (n > 0 && buf[n - 1] == '\n')
 			buf[--n] = '\0';
@@ -193,19 +288,50 @@ static ssize_t ctl_recv(int fd, char *buf, size_t size, int64_t deadline, const 
 	}
 }
 
+/*
+ * A connection to the events socket beside the control socket, taken only
+ * when its peer has the daemon's uid; exit 3 when there is none.
+ */
+static int ctl_events(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ucred peer;
+	socklen_t plen = sizeof(peer);
+	int fd;
+
+	if (!updater_proto_events_path(socket_path, sa.sun_path, sizeof(sa.sun_path))) {
+		warnx_("socket path '%s': %s", socket_path, strerror(ENAMETOOLONG));
+		exit(EXIT_UNREACHABLE);
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		warnx_("socket: %s", strerror(errno));
+		exit(EXIT_FAILED);
+	}
+	if (connect(fd, (struct sockaddr *)&sa,
+	            (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(sa.sun_path) + 1)) < 0) {
+		warnx_("cannot reach the daemon at '%s': %s", sa.sun_path, strerror(errno));
+		exit(unreachable_errno(errno) || errno == EAGAIN ? EXIT_UNREACHABLE : EXIT_FAILED);
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) < 0 ||
+	    !updater_proto_reply_uid_ok(peer.uid, daemon_owner)) {
+		warnx_("'%s' is not the daemon's (its owner is uid %d)", sa.sun_path, (int)peer.uid);
+		exit(EXIT_UNREACHABLE);
+	}
+	return fd;
+}
+
 #define has_prefix updater_proto_has_prefix
 
 /*
- * The daemon's reply to what was just sent. Notifications that arrive first
- * (we may be subscribed) were sent before the request was handled: skipped.
- * No reply in time: exit 3.
+ * The daemon's reply to what was just sent, before DEADLINE. Notifications
+ * (an older daemon sent them on this socket) are skipped. No reply in time:
+ * exit 3.
  */
-static void ctl_reply(int fd, char *buf, size_t size, const sigset_t *waitmask)
+static void ctl_reply(int fd, char *buf, size_t size, int64_t deadline, const sigset_t *waitmask)
 {
-	int64_t deadline = now_ms() + REPLY_TIMEOUT_MS;
-
 	for (;;) {
-		ssize_t n = ctl_recv(fd, buf, size, deadline, waitmask);
+		ssize_t n = ctl_recv(fd, buf, size, deadline, waitmask, true);
 
 		if (n == -ETIMEDOUT) {
 			warnx_("no reply from the daemon at '%s'", socket_path);
@@ -222,12 +348,84 @@ static void ctl_reply(int fd, char *buf, size_t size, const sigset_t *waitmask)
 	}
 }
 
+/*
+ * The length of the well-formed UTF-8 sequence at S (2-4 bytes, no
+ * overlong form, no surrogate, at most U+10FFFF) with its code point in
+ * *RET_CP, or 0.
+ */
+static size_t utf8_seq(const unsigned char *s, unsigned *ret_cp)
+{
+	size_t len;
+	unsigned cp, min;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2, cp = s[0] & 0x1f, min = 0x80;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3, cp = s[0] & 0x0f, min = 0x800;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4, cp = s[0] & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp < 0xe000))
+		return 0;
+	*ret_cp = cp;
+	return len;
+}
+
+/*
+ * A daemon's text, made unable to drive the terminal, into OUT (SIZE bytes,
+ * NUL-terminated): C0 controls (but a tab, with KEEP_TAB), DEL, the C1
+ * controls U+0080-U+009F (as UTF-8, the form a UTF-8 terminal obeys) and
+ * every byte that is not well-formed UTF-8 (a lone 0x9b is CSI to an 8-bit
+ * terminal) become '?'. Other characters are kept whole, or not at all.
+ */
+static void safe_text(const char *text, bool keep_tab, char *out, size_t size)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t o = 0;
+
+	if (size == 0)
+		return;
+	while (*s) {
+		unsigned cp = 0;
+		size_t len = *s < 0x80 ? 1 : utf8_seq(s, &cp);
+		bool bad = len == 0 || (len == 1 && ((*s < ' ' && !(keep_tab && *s == '\t')) || *s == 0x7f)) ||
+		           (len == 2 && cp < 0xa0);
+
+		if (bad)
+			len = 1;
+		if (o + (bad ? 1 : len) >= size)
+			break;
+		if (bad)
+			out[o++] = '?';
+		else
+			for (size_t i = 0; i < len; i++)
+				out[o++] = (char)s[i];
+		s += len;
+	}
+	out[o] = '\0';
+}
+
 /* Print a daemon's text without letting it drive the terminal. */
 static void print_safe(FILE *f, const char *s)
 {
-	for (; *s; s++)
-		fputc(((unsigned char)*s < ' ' && *s != '\t') || *s == 0x7f ? '?' : *s, f);
+	size_t size = strlen(s) + 1;
+	char *clean = malloc(size);
+
+	if (!clean) {
+		fputs("?\n", f);
+		return;
+	}
+	safe_text(s, true, clean, size);
+	fputs(clean, f);
 	fputc('\n', f);
+	free(clean);
 }
 
 static int fail_reply(const char *what, const char *reply)
@@ -257,28 +455,22 @@ static bool is_check_answer(const char *reply)
 static int cmd_check(int fd, bool wait, double wait_sec, const sigset_t *waitmask)
 {
 	char *buf = malloc(DGRAM_MAX);
-	int64_t deadline;
-	int checks_to_see, ret = EXIT_FAILED;
+	int64_t deadline, reply_deadline = now_ms() + REPLY_TIMEOUT_MS;
+	int checks_to_see, ret = EXIT_FAILED, ev = -1;
 	const char *summary;
 
 	if (!buf) {
 		warnx_("%s", strerror(ENOMEM));
 		return EXIT_FAILED;
 	}
-	if (wait) {
-		/* Subscribed before asking, so the end of our check cannot be missed. */
-		ctl_send(fd, UPDATER_REQ_SUBSCRIBE);
-		ctl_reply(fd, buf, DGRAM_MAX, waitmask);
-		if (strcmp(buf, UPDATER_REPLY_OK) != 0) {
-			ret = fail_reply(UPDATER_REQ_SUBSCRIBE, buf);
-			goto out;
-		}
-	}
-	ctl_send(fd, UPDATER_REQ_CHECK);
-	ctl_reply(fd, buf, DGRAM_MAX, waitmask);
+	/* Subscribed before asking, so the end of our check cannot be missed. */
+	if (wait)
+		ev = ctl_events();
+	ctl_send(fd, UPDATER_REQ_CHECK, reply_deadline, waitmask);
+	ctl_reply(fd, buf, DGRAM_MAX, reply_deadline, waitmask);
 	if (!is_check_answer(buf)) {
 		ret = fail_reply(UPDATER_REQ_CHECK, buf);
-		goto unsubscribe;
+		goto out;
 	}
 	print_safe(stdout, buf);
 	if (!wait) {
@@ -291,7 +483,7 @@ static int cmd_check(int fd, bool wait, double wait_sec, const sigset_t *waitmas
 	checks_to_see = strcmp(buf, UPDATER_REPLY_RUNNING) == 0 ? 2 : 1;
 	deadline = now_ms() + (int64_t)llround(wait_sec * 1000.0);
 	for (;;) {
-		ssize_t n = ctl_recv(fd, buf, DGRAM_MAX, deadline, waitmask);
+		ssize_t n = ctl_recv(ev, buf, DGRAM_MAX, deadline, waitmask, false);
 
 		if (n == -ETIMEDOUT) {
 			warnx_("the check did not end within %g s", wait_sec);
@@ -299,8 +491,16 @@ static int cmd_check(int fd, bool wait, double wait_sec, const sigset_t *waitmas
 		}
 		if (n == -EINTR)
 			break;
+		if (n == -EPIPE) {
+			warnx_("the daemon at '%s' closed the connection before the check ended", socket_path);
+			break;
+		}
 		if (n < 0) {
 			warnx_("waiting for the daemon at '%s': %s", socket_path, strerror((int)-n));
+			break;
+		}
+		if (has_prefix(buf, UPDATER_REPLY_ERROR)) {
+			ret = fail_reply("events", buf);
 			break;
 		}
 		if (updater_proto_is_change(buf)) {
@@ -318,10 +518,9 @@ static int cmd_check(int fd, bool wait, double wait_sec, const sigset_t *waitmas
 			ret = EXIT_FAILED;
 		break;
 	}
-unsubscribe:
-	if (wait)
-		(void)send(fd, UPDATER_REQ_UNSUBSCRIBE, strlen(UPDATER_REQ_UNSUBSCRIBE), MSG_DONTWAIT | MSG_NOSIGNAL);
 out:
+	if (ev >= 0)
+		(void)close(ev);
 	free(buf);
 	return ret;
 }
@@ -596,12 +795,8 @@ static void jtext(const struct jv *v, char *buf, size_t size)
 	if (!v || v->type == J_NULL) {
 		snprintf(buf, size, "-");
 	} else if (v->type == J_STR) {
-		size_t i = 0;
-
-		for (const char *s = v->str; *s && i + 1 < size; s++)
-			buf[i++] = ((unsigned char)*s < ' ' || *s == 0x7f) ? '?' : *s;
-		buf[i] = '\0';
-		if (i == 0)
+		safe_text(v->str, false, buf, size);
+		if (buf[0] == '\0')
 			snprintf(buf, size, "-");
 	} else if (v->type == J_NUM) {
 		snprintf(buf, size, "%.15g", v->num);
@@ -703,8 +898,10 @@ static int cmd_status(int fd, bool json, const sigset_t *waitmask)
 		warnx_("%s", strerror(ENOMEM));
 		return EXIT_FAILED;
 	}
-	ctl_send(fd, UPDATER_REQ_STATUS);
-	ctl_reply(fd, buf, DGRAM_MAX, waitmask);
+	int64_t deadline = now_ms() + REPLY_TIMEOUT_MS;
+
+	ctl_send(fd, UPDATER_REQ_STATUS, deadline, waitmask);
+	ctl_reply(fd, buf, DGRAM_MAX, deadline, waitmask);
 	if (buf[0] != '{') {
 		ret = fail_reply(UPDATER_REQ_STATUS, buf);
 	} else if (json) {
@@ -719,39 +916,92 @@ static int cmd_status(int fd, bool json, const sigset_t *waitmask)
 
 /* ---- watch, rollback --------------------------------------------------- */
 
-static int cmd_watch(int fd, const sigset_t *waitmask)
+/* How long `watch` tries to connect again after the daemon closed the connection. */
+#define RECONNECT_MS 5000
+
+/*
+ * A new connection after the daemon closed ours (it restarted, or we were
+ * too slow and missed notifications), within RECONNECT_MS; -1 when none.
+ */
+static int reconnect(const sigset_t *waitmask)
+{
+	int64_t deadline = now_ms() + RECONNECT_MS;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	if (!updater_proto_events_path(socket_path, sa.sun_path, sizeof(sa.sun_path)))
+		return -1;
+	while (!got_signal && now_ms() < deadline) {
+		struct ucred peer;
+		socklen_t plen = sizeof(peer);
+		int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+		if (fd < 0)
+			return -1;
+		if (connect(fd, (struct sockaddr *)&sa,
+		            (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(sa.sun_path) + 1)) == 0 &&
+		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) == 0 &&
+		    updater_proto_reply_uid_ok(peer.uid, daemon_owner))
+			return fd;
+		(void)close(fd);
+		pause_ms(100, waitmask);
+	}
+	return -1;
+}
+
+static int cmd_watch(const sigset_t *waitmask)
 {
 	char *buf = malloc(DGRAM_MAX);
-	int ret = 0;
+	int ret = 0, ev;
+	bool heard = false;
 
 	if (!buf) {
 		warnx_("%s", strerror(ENOMEM));
 		return EXIT_FAILED;
 	}
-	ctl_send(fd, UPDATER_REQ_SUBSCRIBE);
-	ctl_reply(fd, buf, DGRAM_MAX, waitmask);
-	if (strcmp(buf, UPDATER_REPLY_OK) != 0) {
-		ret = fail_reply(UPDATER_REQ_SUBSCRIBE, buf);
-		free(buf);
-		return ret;
-	}
+	ev = ctl_events();
 	for (;;) {
-		ssize_t n = ctl_recv(fd, buf, DGRAM_MAX, -1, waitmask);
+		ssize_t n = ctl_recv(ev, buf, DGRAM_MAX, -1, waitmask, false);
 
 		if (n == -EINTR)
 			break;
+		if (n == -EPIPE && heard) {
+			(void)close(ev);
+			ev = reconnect(waitmask);
+			if (ev >= 0) {
+				warnx_("the daemon closed the connection; connected again (notifications may have been missed)");
+				heard = false;
+				continue;
+			}
+			if (got_signal)
+				break;
+			warnx_("the daemon at '%s' closed the connection", socket_path);
+			ret = EXIT_UNREACHABLE;
+			break;
+		}
+		if (n == -EPIPE) {
+			warnx_("the daemon at '%s' closed the connection", socket_path);
+			ret = EXIT_UNREACHABLE;
+			break;
+		}
 		if (n < 0) {
 			warnx_("watching the daemon at '%s': %s", socket_path, strerror((int)-n));
 			ret = EXIT_FAILED;
 			break;
 		}
+		if (has_prefix(buf, UPDATER_REPLY_ERROR)) {
+			/* Refused: too many subscribers. */
+			ret = fail_reply("watch", buf);
+			break;
+		}
+		heard = true;
 		print_safe(stdout, buf);
 		if (flush_stdout() < 0) {
 			ret = EXIT_FAILED;
 			break;
 		}
 	}
-	(void)send(fd, UPDATER_REQ_UNSUBSCRIBE, strlen(UPDATER_REQ_UNSUBSCRIBE), MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (ev >= 0)
+		(void)close(ev);
 	free(buf);
 	return ret;
 }
@@ -765,8 +1015,10 @@ static int cmd_target_request(int fd, const char *word, const char *target, cons
 		warnx_("%s: target name too long", word);
 		return EXIT_USAGE;
 	}
-	ctl_send(fd, req);
-	ctl_reply(fd, buf, sizeof(buf), waitmask);
+	int64_t deadline = now_ms() + REPLY_TIMEOUT_MS;
+
+	ctl_send(fd, req, deadline, waitmask);
+	ctl_reply(fd, buf, sizeof(buf), deadline, waitmask);
 	if (!has_prefix(buf, UPDATER_REPLY_OK))
 		return fail_reply(req, buf);
 	print_safe(stdout, buf);
@@ -782,8 +1034,10 @@ static int cmd_metrics(int fd, const sigset_t *waitmask)
 		warnx_("%s", strerror(ENOMEM));
 		return EXIT_FAILED;
 	}
-	ctl_send(fd, UPDATER_REQ_METRICS);
-	ctl_reply(fd, buf, DGRAM_MAX, waitmask);
+	int64_t deadline = now_ms() + REPLY_TIMEOUT_MS;
+
+	ctl_send(fd, UPDATER_REQ_METRICS, deadline, waitmask);
+	ctl_reply(fd, buf, DGRAM_MAX, deadline, waitmask);
 	if (buf[0] != '#') {
 		ret = fail_reply(UPDATER_REQ_METRICS, buf);
 	} else {
@@ -909,7 +1163,7 @@ int main(int argc, char *argv[])
 			}
 		}
 		setup_signals(&waitmask);
-		fd = ctl_connect();
+		fd = ctl_socket();
 		return cmd_check(fd, wait, wait_sec, &waitmask);
 	}
 	if (strcmp(cmd, "status") == 0) {
@@ -922,29 +1176,30 @@ int main(int argc, char *argv[])
 				goto bad_usage;
 		}
 		setup_signals(&waitmask);
-		fd = ctl_connect();
+		fd = ctl_socket();
 		return cmd_status(fd, json, &waitmask);
 	}
 	if (strcmp(cmd, "watch") == 0) {
 		if (argc != 0)
 			goto bad_usage;
 		setup_signals(&waitmask);
-		fd = ctl_connect();
-		return cmd_watch(fd, &waitmask);
+		fd = ctl_socket(); /* only for the owner of the control socket, the daemon's uid */
+		(void)close(fd);
+		return cmd_watch(&waitmask);
 	}
 	if (strcmp(cmd, UPDATER_REQ_ROLLBACK) == 0 || strcmp(cmd, UPDATER_REQ_HOLD) == 0 ||
 	    strcmp(cmd, UPDATER_REQ_UNHOLD) == 0) {
 		if (argc != 1 || !*argv[0])
 			goto bad_usage;
 		setup_signals(&waitmask);
-		fd = ctl_connect();
+		fd = ctl_socket();
 		return cmd_target_request(fd, cmd, argv[0], &waitmask);
 	}
 	if (strcmp(cmd, UPDATER_REQ_METRICS) == 0) {
 		if (argc != 0)
 			goto bad_usage;
 		setup_signals(&waitmask);
-		fd = ctl_connect();
+		fd = ctl_socket();
 		return cmd_metrics(fd, &waitmask);
 	}
 	if (strcmp(cmd, "rollout-bucket") == 0) {

@@ -49,6 +49,14 @@ extern struct updater_state updater_state_;
 int updater_watch_before_exec_(int above);
 void updater_watch_after_failed_exec_(int handed);
 
+/*
+ * Forget every descriptor given to updater_keep_fd(), so a caller that keeps
+ * a changing set (updaterd's subscriber connections) can make the list
+ * afresh before each updater_reexec(). Not exported: updaterd links the
+ * library's code statically.
+ */
+void updater_keep_clear_(void);
+
 /* In updater_init(): take an instance handed over by the previous image (or none). */
 void updater_watch_adopt_(void);
 

@@ -374,6 +374,15 @@ int updater_keep_fd(int fd, const char *name)
 	return 0;
 }
 
+void updater_keep_clear_(void)
+{
+	for (size_t i = 0; i < S->n_kept; i++)
+		free(S->kept[i].name);
+	free(S->kept);
+	S->kept = NULL;
+	S->n_kept = 0;
+}
+
 int updater_inherited_fd(const char *name)
 {
 	if (!name)

@@ -8,9 +8,11 @@
  *    path: its own directory, the directory of every symlink on the path (a
  *    flipped `current` link), and the directory of the file it resolves to.
  *    This sees updates made by anyone (apt, install, mv), daemon or not;
- *  - a datagram socket subscribed to the daemon's notifications, when a daemon
- *    listens. It is connected to the daemon's socket, so only the daemon can
- *    make it readable.
+ *  - a connection to the daemon's events socket (a SOCK_SEQPACKET socket
+ *    beside its control socket), when a daemon listens: every notification
+ *    arrives as one packet. Only the process that listens there can write
+ *    to it, and it is taken only when SO_PEERCRED says that is the daemon's
+ *    uid (root, or the owner of the control socket's file).
  * What arrives is never trusted: it only prompts a stat() of the path.
  */
 #include <errno.h>
@@ -97,31 +99,52 @@ int updater_request_check(void)
 	return r;
 }
 
-static void send_word(int fd, const char *word)
+int updater_events_connect_(const char *control_path)
 {
-	if (fd >= 0)
-		(void)send(fd, word, strlen(word), MSG_DONTWAIT | MSG_NOSIGNAL);
-}
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ucred peer;
+	socklen_t plen = sizeof(peer);
+	struct stat st;
+	uid_t owner;
+	int fd, r;
 
-/* A subscribed socket, or -1 when no daemon can be reached: not an error. */
-static int subscribe(void)
-{
-	struct sockaddr_un sa;
-	socklen_t len;
-	int fd;
-
-	if (socket_address(&sa, &len) < 0)
-		return -1;
-	fd = autobound_socket();
+	if (!updater_proto_events_path(control_path, sa.sun_path, sizeof(sa.sun_path)))
+		return -ENAMETOOLONG;
+	/* The control socket's owner is the daemon's uid when a user runs it. */
+	owner = stat(control_path, &st) == 0 ? st.st_uid : (uid_t)-1;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
-		return -1;
-	/* Connected: only the daemon's datagrams reach it. */
-	if (connect(fd, (struct sockaddr *)&sa, len) < 0 ||
-	    send(fd, UPDATER_REQ_SUBSCRIBE, strlen(UPDATER_REQ_SUBSCRIBE), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa,
+	            (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(sa.sun_path) + 1)) < 0) {
+		r = -errno;
 		(void)close(fd);
-		return -1;
+		return r;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) < 0 || plen != sizeof(peer) ||
+	    !updater_proto_reply_uid_ok(peer.uid, owner)) {
+		(void)close(fd);
+		return -EPERM;
 	}
 	return fd;
+}
+
+/* A subscription, or -1 when no daemon can be reached: not an error. */
+static int subscribe(void)
+{
+	int fd = updater_events_connect_(updater_socket_path_());
+
+	return fd < 0 ? -1 : fd;
+}
+
+static void unsubscribe(struct watch *w)
+{
+	if (w->sockfd < 0)
+		return;
+	if (w->epfd >= 0)
+		(void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->sockfd, NULL);
+	(void)close(w->sockfd);
+	w->sockfd = -1;
 }
 
 /* ---- directories to watch --------------------------------------------- */
@@ -231,6 +254,16 @@ static int epoll_add(int epfd, int fd)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
+static void resubscribe(struct watch *w)
+{
+	w->heard = false;
+	w->sockfd = subscribe();
+	if (w->sockfd >= 0 && epoll_add(w->epfd, w->sockfd) < 0) {
+		(void)close(w->sockfd);
+		w->sockfd = -1;
+	}
+}
+
 /* ---- the watch object (watch.h) ---------------------------------------- */
 
 int watch_open(struct watch *w, const char *path, uint32_t mask, int adopted)
@@ -264,11 +297,7 @@ int watch_open(struct watch *w, const char *path, uint32_t mask, int adopted)
 	r = epoll_add(w->epfd, w->inofd);
 	if (r < 0)
 		goto fail;
-	w->sockfd = subscribe();
-	if (w->sockfd >= 0 && epoll_add(w->epfd, w->sockfd) < 0) {
-		(void)close(w->sockfd);
-		w->sockfd = -1;
-	}
+	resubscribe(w);
 	return 0;
 fail:
 	if (adopted >= 0)
@@ -289,33 +318,48 @@ unsigned watch_drain(struct watch *w)
 	/* The content of a notification does not matter: the caller compares. */
 	while (w->sockfd >= 0) {
 		n = recv(w->sockfd, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n >= 0) {
+		if (n > 0) {
 			saw |= WATCH_SAW_DAEMON;
+			/* A refusal ("error too many subscribers") is not a subscription that worked. */
+			if ((size_t)n < strlen(UPDATER_REPLY_ERROR) ||
+			    memcmp(buf, UPDATER_REPLY_ERROR, strlen(UPDATER_REPLY_ERROR)) != 0)
+				w->heard = true;
 			if (w->on_message)
 				w->on_message(buf, (size_t)n, w->ctx);
 			continue;
 		}
-		if (errno == EINTR)
+		if (n < 0 && errno == EINTR)
 			continue;
-		if (errno != EAGAIN) {
-			/* The daemon went away: stop listening to it. */
-			(void)close(w->sockfd);
-			w->sockfd = -1;
-		}
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		/*
+		 * The daemon closed the connection (it restarted, or our buffer
+		 * was full and we missed notifications): look at the file, and
+		 * subscribe again once, only after a connection that carried
+		 * something, so a daemon that refuses us is not asked in a loop.
+		 * Otherwise the next change in a directory tries again.
+		 */
+		saw |= WATCH_SAW_DAEMON;
+		unsubscribe(w);
+		if (w->heard)
+			resubscribe(w);
 		break;
 	}
 	while ((n = read(w->inofd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR)) {
 		if (n > 0)
 			saw |= WATCH_SAW_DIRECTORY;
 	}
-	if (saw & WATCH_SAW_DIRECTORY)
+	if (saw & WATCH_SAW_DIRECTORY) {
 		rearm_watches(w);
+		if (w->sockfd < 0)
+			resubscribe(w);
+	}
 	return saw;
 }
 
 int watch_before_exec(struct watch *w, int above)
 {
-	send_word(w->sockfd, UPDATER_REQ_UNSUBSCRIBE);
+	/* The subscription is close-on-exec: the exec ends it, a failed one keeps it. */
 	/* F_DUPFD, not F_DUPFD_CLOEXEC: this copy crosses the exec. */
 	return w->inofd >= 0 ? fcntl(w->inofd, F_DUPFD, above) : -1;
 }
@@ -325,12 +369,11 @@ void watch_after_failed_exec(struct watch *w, int handed)
 	/* The original still holds the instance: closing the copy costs nothing. */
 	if (handed >= 0)
 		(void)close(handed);
-	send_word(w->sockfd, UPDATER_REQ_SUBSCRIBE);
+	(void)w;
 }
 
 void watch_close(struct watch *w)
 {
-	send_word(w->sockfd, UPDATER_REQ_UNSUBSCRIBE);
 	if (w->sockfd >= 0)
 		(void)close(w->sockfd);
 	if (w->inofd >= 0)

@@ -10,7 +10,9 @@
  *    path: its own, that of every symlink on the path (a flipped `current`
  *    link) and that of the file it resolves to now; re-armed after each
  *    change, so a flipped link moves the watch to its new target;
- *  - a subscription to updaterd's notifications, when a daemon listens.
+ *  - a subscription to updaterd's notifications, when a daemon listens: a
+ *    connection to its events socket (SOCK_SEQPACKET, one packet each),
+ *    taken only when its peer has the daemon's uid.
  * Neither is trusted: what arrives only tells the caller to compare the
  * file now at the path with the one it runs. That comparison is the
  * caller's, because what "replaced" means differs (the running image for
@@ -49,10 +51,11 @@ struct watch {
 	uint32_t mask;
 	int epfd;     /* -1 when closed */
 	int inofd;
-	int sockfd;   /* the subscription to updaterd, -1 without a daemon */
+	int sockfd;   /* the connection to updaterd's events socket, -1 without a daemon */
+	bool heard;   /* it carried a packet: worth making again when the daemon closes it */
 	int wds[WATCH_DIRS_MAX];
 	size_t n_wds; /* directories watched now; 0: inotify sees nothing */
-	/* Optional: called with each datagram from the daemon (not NUL-terminated). */
+	/* Optional: called with each packet from the daemon (not NUL-terminated). */
 	void (*on_message)(const char *msg, size_t len, void *ctx);
 	void *ctx;
 };
@@ -61,10 +64,22 @@ struct watch {
 const char *updater_socket_path_(void);
 
 /*
+ * A connection to the events socket beside the control socket CONTROL_PATH
+ * (non-blocking, close-on-exec), taken only when SO_PEERCRED names root or
+ * the owner of CONTROL_PATH's file. Returns the descriptor, -EPERM for
+ * another peer, or the errno of socket(2)/connect(2) (-ENOENT,
+ * -ECONNREFUSED: no daemon; -EAGAIN: its backlog is full).
+ */
+int updater_events_connect_(const char *control_path);
+
+/*
  * Watch PATH (copied) with MASK, one of the WATCH_MASK_* above. ADOPTED: an
  * inotify instance a previous image handed over (taken over, closed on
- * failure), or -1 for a new one. Subscribes to the daemon at
+ * failure), or -1 for a new one. Subscribes to the daemon beside
  * updater_socket_path_() when one listens; its absence is not an error.
+ * When the daemon closes the connection, watch_drain() reports
+ * WATCH_SAW_DAEMON and subscribes again (at once after a connection that
+ * carried a packet, else at the next directory change).
  * Returns 0, or a negative errno (epoll or inotify could not be made).
  */
 int watch_open(struct watch *w, const char *path, uint32_t mask, int adopted);
@@ -92,7 +107,7 @@ static inline bool watch_subscribed(const struct watch *w)
 unsigned watch_drain(struct watch *w);
 
 /*
- * Before an exec: stop listening to the daemon, and return a copy of the
+ * Before an exec (the subscription is close-on-exec): return a copy of the
  * inotify instance numbered ABOVE or higher that survives the exec (-1 when
  * there is none). watch_after_failed_exec() undoes it.
  */

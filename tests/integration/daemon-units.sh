@@ -8,7 +8,7 @@ new_tmpdir
 
 # Use the units the build made when it made them, else generate them here;
 # either way ExecStart= must name a program that exists: the built daemon.
-for u in updaterd.service updaterd.socket; do
+for u in updaterd.service updaterd.socket updaterd-events.socket; do
 	if [[ -f $BUILDDIR/units/$u ]]; then
 		cp "$BUILDDIR/units/$u" "$TEST_TMP/$u"
 	else
@@ -22,7 +22,7 @@ done
 sed -i "s|^ExecStart=[^ ]*/updaterd |ExecStart=$UPDATERD |" "$TEST_TMP/updaterd.service"
 grep -q "^ExecStart=$UPDATERD " "$TEST_TMP/updaterd.service" || fail "no ExecStart= naming updaterd"
 
-systemd-analyze verify --man=no "$TEST_TMP/updaterd.socket" "$TEST_TMP/updaterd.service" \
+systemd-analyze verify --man=no "$TEST_TMP/updaterd.socket" "$TEST_TMP/updaterd-events.socket" "$TEST_TMP/updaterd.service" \
 	>"$TEST_TMP/verify.log" 2>&1 || fail "systemd-analyze verify: $(cat "$TEST_TMP/verify.log")"
 [[ -s $TEST_TMP/verify.log ]] && fail "systemd-analyze verify warns: $(cat "$TEST_TMP/verify.log")"
 
@@ -30,6 +30,14 @@ systemd-analyze verify --man=no "$TEST_TMP/updaterd.socket" "$TEST_TMP/updaterd.
 grep -q '^ListenDatagram=/' "$TEST_TMP/updaterd.socket" || fail "the socket is not a datagram path"
 grep -q '^PassCredentials=yes' "$TEST_TMP/updaterd.socket" || fail "PassCredentials= is off"
 grep -q '^SocketMode=0666' "$TEST_TMP/updaterd.socket" || fail "SocketMode= is not 0666"
+grep -q '^FileDescriptorName=control$' "$TEST_TMP/updaterd.socket" || fail "the control socket is not named 'control'"
+# The events socket: a SOCK_SEQPACKET path beside the control socket, named for the daemon.
+ctl=$(sed -n 's/^ListenDatagram=//p' "$TEST_TMP/updaterd.socket")
+grep -qx "ListenSequentialPacket=${ctl%/*}/events.sock" "$TEST_TMP/updaterd-events.socket" ||
+	fail "the events socket is not events.sock beside '$ctl'"
+grep -q '^FileDescriptorName=events$' "$TEST_TMP/updaterd-events.socket" || fail "the events socket is not named 'events'"
+grep -q '^SocketMode=0666' "$TEST_TMP/updaterd-events.socket" || fail "the events socket's SocketMode= is not 0666"
+grep -q '^Service=updaterd.service$' "$TEST_TMP/updaterd-events.socket" || fail "the events socket does not start updaterd.service"
 grep -q '^Type=notify' "$TEST_TMP/updaterd.service" || fail "the service is not Type=notify"
 
 if systemd-analyze security --offline=yes "$TEST_TMP/updaterd.service" >"$TEST_TMP/security.log" 2>&1; then
