@@ -1,7 +1,7 @@
 /*
  * check_libupdater.c - libupdater's calls that can be proven inside one
  * process: argument checks, the path it records, the check request and the
- * daemon subscription (against a datagram socket standing in for updaterd),
+ * daemon subscription (against sockets standing in for updaterd's),
  * updater_spawn_self. Re-executions are proven by the integration tests
  * (tests/integration/client-*.sh), which drive tests/updater-probe.
  *
@@ -206,18 +206,32 @@ START_TEST(test_request_check_without_daemon)
 }
 END_TEST
 
-/* The watch descriptor subscribes to the daemon; a notification makes it
- * readable, and handling it drains it and reports "not replaced". */
+/* A stand-in for the daemon's events socket: SOCK_SEQPACKET, listening, at PATH. */
+static int fake_events(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_uint_lt(strlen(path), sizeof(sa.sun_path));
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 8), 0);
+	return fd;
+}
+
+/* The watch descriptor subscribes to the daemon (a connection to events.sock
+ * beside the control socket); a notification makes it readable, and
+ * handling it drains it and reports "not replaced". */
 START_TEST(test_watch_subscribes_and_wakes_on_notification)
 {
-	struct sockaddr_un from;
-	socklen_t fromlen = sizeof(from);
-	char path[256], buf[64];
-	ssize_t n;
-	int d, w;
+	char path[256], evpath[256];
+	int d, ev, c, w;
 
 	snprintf(path, sizeof(path), "%s/control.sock", tmpdir);
+	snprintf(evpath, sizeof(evpath), "%s/events.sock", tmpdir);
 	d = fake_daemon(path);
+	ev = fake_events(evpath);
 	setenv("UPDATER_SOCKET", path, 1);
 	init_self();
 	w = updater_watch_fd();
@@ -225,43 +239,65 @@ START_TEST(test_watch_subscribes_and_wakes_on_notification)
 	ck_assert_int_eq(updater_watch_fd(), w);
 	ck_assert(fcntl(w, F_GETFD) & FD_CLOEXEC);
 
-	ck_assert(readable(d, 2000));
-	n = recvfrom(d, buf, sizeof(buf) - 1, 0, (struct sockaddr *)&from, &fromlen);
-	ck_assert_int_eq(n, 9);
-	buf[n] = '\0';
-	ck_assert_str_eq(buf, "subscribe");
-	ck_assert_int_gt(fromlen, sizeof(sa_family_t)); /* autobound: it can be answered */
-
+	ck_assert(readable(ev, 2000));
+	c = accept4(ev, NULL, NULL, SOCK_CLOEXEC);
+	ck_assert_int_ge(c, 0);
+	/* Nothing is asked on the control socket: the connection is the subscription. */
+	ck_assert(!readable(d, 0));
 	ck_assert(!readable(w, 0));
-	ck_assert_int_eq(sendto(d, "updated x 2", 11, 0, (struct sockaddr *)&from, fromlen), 11);
+	ck_assert_int_eq(send(c, "updated x 2", 11, 0), 11);
 	ck_assert(readable(w, 2000));
 	ck_assert_int_eq(updater_watch_handle(), 0);
 	ck_assert(!readable(w, 0));
+	close(c);
+	close(ev);
 	close(d);
 }
 END_TEST
 
-/* Only the daemon's socket can wake the watch: the subscription is connected. */
-START_TEST(test_watch_ignores_other_senders)
+/*
+ * Only the daemon can wake the watch: an events socket whose listener is
+ * another uid than root or the control socket's owner is not subscribed to.
+ */
+START_TEST(test_watch_refuses_another_uids_events_socket)
 {
-	struct sockaddr_un from;
-	socklen_t fromlen = sizeof(from);
-	char path[256], other_path[256], buf[64];
-	int d, other;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char path[256], buf[16];
+	int d, ev, c, status;
+	pid_t child;
 
+	if (geteuid() != 0)
+		return; /* needs another uid */
+	ck_assert_int_eq(chmod(tmpdir, 0777), 0);
 	snprintf(path, sizeof(path), "%s/control.sock", tmpdir);
-	snprintf(other_path, sizeof(other_path), "%s/other.sock", tmpdir);
-	d = fake_daemon(path);
-	other = fake_daemon(other_path);
+	d = fake_daemon(path); /* root's */
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/events.sock", tmpdir);
+	ev = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(ev, 0);
+	/* SO_PEERCRED names who called listen(): nobody, here. */
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		if (setresuid(65534, 65534, 65534) < 0 || bind(ev, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		    listen(ev, 8) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert_int_eq(status, 0);
 	setenv("UPDATER_SOCKET", path, 1);
 	init_self();
 	ck_assert_int_ge(updater_watch_fd(), 0);
-	ck_assert(readable(d, 2000));
-	ck_assert_int_eq(recvfrom(d, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fromlen), 9);
-	ck_assert_int_lt(sendto(other, "updated x 2", 11, 0, (struct sockaddr *)&from, fromlen), 0);
-	ck_assert_int_eq(errno, EPERM);
+	ck_assert(readable(ev, 2000));
+	c = accept4(ev, NULL, NULL, SOCK_CLOEXEC);
+	ck_assert_int_ge(c, 0);
+	/* The library hung up at once. */
+	ck_assert(readable(c, 2000));
+	ck_assert_int_eq(recv(c, buf, sizeof(buf), MSG_DONTWAIT), 0);
+	ck_assert_int_eq(updater_watch_handle(), 0);
+	close(c);
+	close(ev);
 	close(d);
-	close(other);
 }
 END_TEST
 
@@ -323,7 +359,7 @@ static Suite *libupdater_suite(void)
 	tcase_add_test(tc, test_request_check_sends_one_byte);
 	tcase_add_test(tc, test_request_check_without_daemon);
 	tcase_add_test(tc, test_watch_subscribes_and_wakes_on_notification);
-	tcase_add_test(tc, test_watch_ignores_other_senders);
+	tcase_add_test(tc, test_watch_refuses_another_uids_events_socket);
 	tcase_add_test(tc, test_watch_works_without_daemon);
 	tcase_add_test(tc, test_spawn_self_runs_this_image);
 	tcase_add_test(tc, test_spawn_self_defaults_to_recorded_argv);

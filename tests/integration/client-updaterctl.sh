@@ -91,10 +91,19 @@ sleep 0.5
 ctl --socket "$sock" check --wait 10
 expect_rc 0 check --wait
 assert_eq "$OUT" $'queued\nupdated hello 2.0\nupdated hello to 2.0' "check --wait output"
-# Subscribed before asking, unsubscribed at the end.
-wait_until 5 grep -q unsubscribe "$TEST_TMP/fake.log" || fail "check --wait did not unsubscribe"
-assert_eq "$(sed 's/^uid=[0-9]* len=[0-9]* //' "$TEST_TMP/fake.log" | tr '\n' ' ')" \
-	"subscribe check unsubscribe " "check --wait requests"
+# Subscribed (connected to events.sock) before asking, the connection closed at the end.
+wait_until 5 grep -q disconnect "$TEST_TMP/fake.log" || fail "check --wait did not close its connection"
+assert_eq "$(sed -e 's/^uid=[0-9]* len=[0-9]* //' -e 's/^uid=[0-9]* //' "$TEST_TMP/fake.log" | tr '\n' ' ')" \
+	"connect check disconnect " "check --wait requests"
+
+# A datagram from another uid at our address is not the daemon's reply.
+fake spoof
+ctl --socket "$sock" check
+expect_rc 0 check with a forged reply first
+assert_eq "$OUT" "queued" "check ignores a reply from another uid"
+ctl --socket "$sock" status --json
+expect_rc 0 status with a forged reply first
+[[ $OUT == *'"targets"'* ]] || fail "status took the forged reply: '$OUT'"
 
 # "running": the round under way ends first; the second "checked" is ours.
 fake running
@@ -126,18 +135,20 @@ assert d["requests"]["coalesced"] == 1, d
 ctl --socket "$sock" status
 expect_rc 0 status
 for want in "updaterd 0.1.0, idle" "1 coalesced" "TARGET" "hello" "1.4.2" "/usr/local/bin/hello" \
-	"other-tool" "last error: check: exit 1 é?[31m" "none scheduled"; do
+	"other-tool" "last error: check: exit 1 é?[31m??2J?" "none scheduled"; do
 	[[ $OUT == *"$want"* ]] || fail "status table lacks '$want':
 $OUT"
 done
 [[ $OUT != *$'\e'* ]] || fail "status printed an escape character from the daemon"
+# C1 controls too: U+009B (CSI) and U+0085 as UTF-8, which a UTF-8 terminal obeys.
+[[ $OUT != *$'\xc2\x9b'* && $OUT != *$'\xc2\x85'* ]] || fail "status printed a C1 control character from the daemon"
 
-# --- watch: one line a notification, until SIGTERM; then unsubscribe ---
+# --- watch: one line a notification, until SIGTERM; then the connection closes ---
 : >"$TEST_TMP/fake.log"
 "$UPDATERCTL" --socket "$sock" watch >"$TEST_TMP/watch.out" 2>"$TEST_TMP/watch.err" &
 watch_pid=$!
 track_pid "$watch_pid"
-wait_until 5 grep -q subscribe "$TEST_TMP/fake.log" || fail "watch did not subscribe"
+wait_until 5 grep -q connect "$TEST_TMP/fake.log" || fail "watch did not connect"
 dgram "$sock" x >/dev/null || fail "cannot reach the stand-in"
 wait_until 5 grep -q "checked ok" "$TEST_TMP/watch.out" || fail "watch printed: $(cat "$TEST_TMP/watch.out")"
 kill -TERM "$watch_pid"
@@ -145,7 +156,7 @@ rc=0
 wait "$watch_pid" || rc=$?
 assert_eq "$rc" 0 "watch exits 0 on SIGTERM"
 assert_eq "$(cat "$TEST_TMP/watch.out")" $'updated hello 2.0\nchecked ok updated hello to 2.0' "watch output"
-wait_until 5 grep -q unsubscribe "$TEST_TMP/fake.log" || fail "watch did not unsubscribe"
+wait_until 5 grep -q disconnect "$TEST_TMP/fake.log" || fail "watch did not close its connection"
 
 # --- rollback ---
 ctl --socket "$sock" rollback hello

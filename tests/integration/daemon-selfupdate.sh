@@ -1,7 +1,8 @@
 #!/bin/bash
 # updaterd as its own target: after swapping its own file it re-executes the
-# new one in the same process, keeping its control socket, its subscribers
-# and its counters; requests sent meanwhile are answered.
+# new one in the same process, keeping its control socket, its events socket,
+# every subscriber's connection and its counters; requests sent meanwhile are
+# answered, and a client connects to the events socket after the re-exec.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon-lib.sh"
 
@@ -29,24 +30,25 @@ old_ino=$(stat -L -c %i "/proc/$UPDATERD_PID/exe")
 request frobnicate >/dev/null # one rejected request, to see the counters carried over
 
 $PY - "$SOCK" >"$TEST_TMP/sub.out" 2>&1 <<'PYEOF' &
-import socket, sys, time
+import os, socket, sys, time
+ev = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+ev.connect(os.path.join(os.path.dirname(sys.argv[1]), "events.sock"))
+ev.settimeout(20)
+print("connected", flush=True)
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind("")
-s.settimeout(20)
-s.sendto(b"subscribe", sys.argv[1])
-print(s.recv(512).decode(), flush=True)
 s.sendto(b"x", sys.argv[1])
 while True:
-    m = s.recv(4096).decode()
+    m = ev.recv(4096).decode()
     print(m, flush=True)
     if m.startswith("checked") and "updated" in m:
         break
 # After the re-exec: ask again (past min_interval); the new image must still
-# know this subscriber and tell it the round ended.
+# hold this connection and tell it the round ended.
 time.sleep(1.5)
 s.sendto(b"check", sys.argv[1])
 while True:
-    m = s.recv(4096).decode()
+    m = ev.recv(4096).decode()
     print(m, flush=True)
     if m.startswith("checked"):
         break
@@ -83,6 +85,15 @@ PYEOF
 wait $sub || fail "subscriber: $(cat "$TEST_TMP/sub.out")"
 grep -q '^updated updaterd 2.0$' "$TEST_TMP/sub.out" || fail "no 'updated' notification: $(cat "$TEST_TMP/sub.out")"
 assert_eq "$(grep -c '^checked ok' "$TEST_TMP/sub.out")" 2 "round notifications (before and after the re-exec)"
+grep -q 'carried on after re-executing: 1 subscriber kept' "$TEST_LOG" || fail "the subscriber's connection was not handed over"
+# The events socket itself crossed the exec: a new subscriber is served.
+$PY "$SRCDIR/tests/integration/events.py" "$SOCK" --until checked --timeout 20 >"$TEST_TMP/sub2.out" 2>&1 &
+sub2=$!
+track_pid $sub2
+wait_until 5 grep -q '^connected$' "$TEST_TMP/sub2.out" || fail "cannot connect after the re-exec: $(cat "$TEST_TMP/sub2.out")"
+sleep 1.1 # past min_interval
+request check >/dev/null
+wait $sub2 || fail "no notification after the re-exec: $(cat "$TEST_TMP/sub2.out")"
 
 kill -0 "$UPDATERD_PID" || fail "updaterd is gone"
 new_ino=$(stat -L -c %i "/proc/$UPDATERD_PID/exe")

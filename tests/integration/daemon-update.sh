@@ -36,22 +36,10 @@ wait_until 10 daemon_idle || fail "first round did not end"
 "$TEST_TMP/bin/hello" 600 &
 old=$!
 track_pid $old
-$PY - "$SOCK" >"$TEST_TMP/sub.out" 2>&1 <<'PYEOF' &
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind("")
-s.settimeout(20)
-s.sendto(b"subscribe", sys.argv[1])
-print(s.recv(512).decode(), flush=True)
-while True:
-    m = s.recv(4096).decode()
-    print(m, flush=True)
-    if m.startswith("rolledback"):
-        break
-PYEOF
+$PY "$SRCDIR/tests/integration/events.py" "$SOCK" --until rolledback --timeout 20 >"$TEST_TMP/sub.out" 2>&1 &
 sub=$!
 track_pid $sub
-wait_until 5 grep -q '^ok$' "$TEST_TMP/sub.out" || fail "subscribe failed: $(cat "$TEST_TMP/sub.out")"
+wait_until 5 grep -q '^connected$' "$TEST_TMP/sub.out" || fail "subscribe failed: $(cat "$TEST_TMP/sub.out")"
 
 publish 2.0
 sleep 1 # past min_interval

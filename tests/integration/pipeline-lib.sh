@@ -162,22 +162,15 @@ pl_log_has() {
 	tail -n +"$((PL_MARK + 1))" "$TEST_LOG" | grep -q -E -- "$1"
 }
 
-# pl_subscribe OUT: a subscriber in the background (autobound address), one
-# received datagram a line in OUT; its first line is the reply to "subscribe".
+# pl_subscribe OUT: a subscriber in the background (a connection to the
+# events socket), one received packet a line in OUT; its first line is
+# "connected".
 pl_subscribe() {
 	local out=$1
 	: >"$out"
-	/usr/bin/python3 - "$SOCK" >"$out" 2>&1 <<'PYEOF' &
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind("")
-s.settimeout(60)
-s.sendto(b"subscribe", sys.argv[1])
-while True:
-    print(s.recv(4096).decode(errors="replace"), flush=True)
-PYEOF
+	/usr/bin/python3 "$SRCDIR/tests/integration/events.py" "$SOCK" --timeout 120 >"$out" 2>&1 &
 	track_pid $!
-	wait_until 5 grep -q '^ok$' "$out" || fail "subscribe failed: $(cat "$out")"
+	wait_until 5 grep -q '^connected$' "$out" || fail "subscribe failed: $(cat "$out")"
 }
 
 # pl_exited PID: the child PID ended (gone, or a zombie not yet waited for).

@@ -2,7 +2,8 @@
 # --restart-on-update: PROGRAM (found through PATH) is restarted when a new
 # file is moved over it, and not when something else in its directory
 # changes or its own file is merely touched. updater-run also subscribes to
-# updaterd's control socket when there is one: a notification about a file
+# updaterd's notifications when there is one (a connection to events.sock
+# beside its control socket): a notification about a file
 # that did not change restarts nothing, a replacement that is both seen by
 # inotify and announced restarts once, and where the directory cannot be
 # watched the notification alone restarts PROGRAM.
@@ -32,29 +33,45 @@ marks_at_least() {
 	(($(marks "${2:-$T/marks}") >= $1))
 }
 
-# A stand-in for updaterd: records what it receives on its control socket,
-# keeps its subscribers, and on "send TEXT" (from the test) sends TEXT to
-# each of them, as updaterd announces "updated TARGET VERSION".
+# A stand-in for updaterd: records what it receives on its control socket
+# and "connect" / "disconnect" for each connection to its events socket, and
+# on "send TEXT" (from the test) sends TEXT to each connection, as updaterd
+# announces "updated TARGET VERSION".
 $PY - "$T/control.sock" "$T/daemon-got" <<'PYEOF' &
-import socket, sys
+import os, select, socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
+ev = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+evpath = os.path.join(os.path.dirname(sys.argv[1]), "events.sock")
+ev.bind(evpath)
+os.chmod(evpath, 0o666)
+ev.listen(16)
 subs = []
-while True:
-    data, addr = s.recvfrom(512)
-    text = data.decode()
+def record(text):
     with open(sys.argv[2], "a") as f:
         f.write(text + "\n")
+while True:
+    r, _, _ = select.select([s, ev] + subs, [], [])
+    if ev in r:
+        c, _ = ev.accept()
+        subs.append(c)
+        record("connect")
+    for c in [c for c in subs if c in r]:
+        if not c.recv(512):
+            subs.remove(c)
+            c.close()
+            record("disconnect")
+    if s not in r:
+        continue
+    data, addr = s.recvfrom(512)
+    text = data.decode()
+    record(text)
     reply = b"ok"
-    if text == "subscribe" and addr and addr not in subs:
-        subs.append(addr)
-    elif text == "unsubscribe" and addr in subs:
-        subs.remove(addr)
-    elif text.startswith("send "):
+    if text.startswith("send "):
         n = 0
-        for a in subs:
+        for c in subs:
             try:
-                s.sendto(text[5:].encode(), a)
+                c.send(text[5:].encode())
                 n += 1
             except OSError:
                 pass
@@ -101,8 +118,7 @@ write_version 1
 mv "$T/bin/.app.new" "$T/bin/app"
 PATH="$T/bin:$PATH" UPDATER_SOCKET="$T/control.sock" start_run "$T/log" -v --restart-on-update -- app
 wait_until 10 marks_at_least 1 || fail "version 1 did not start"
-wait_until 10 grep -qx subscribe "$T/daemon-got" || fail "no subscription sent to updaterd's socket"
-wait_until 10 log_has "$T/log" "updaterd says: ok" || fail "updater-run did not read the subscription's reply"
+wait_until 10 grep -qx connect "$T/daemon-got" || fail "no connection to updaterd's events socket"
 pid1=$(awk '{print $2}' "$T/marks")
 
 # An announcement while the file is still the one started: the device and
@@ -156,7 +172,7 @@ assert_eq "$(zombies_of "$RUN_PID")" 0 "zombies under updater-run"
 kill -TERM "$RUN_PID"
 wait_exit "$RUN_PID" 20
 assert_eq "$RC" 143 "exit status (sh killed by SIGTERM)"
-wait_until 10 grep -qx unsubscribe "$T/daemon-got" || fail "no unsubscribe at exit"
+wait_until 10 grep -qx disconnect "$T/daemon-got" || fail "the connection to the events socket was not closed at exit"
 only_standin_left() {
 	[[ $(leftovers) == "$STANDIN" ]]
 }
@@ -182,7 +198,10 @@ TEST_LOG=$T/hlog
 wait_until 10 marks_at_least 1 "$T/hmarks" || fail "version 1 did not start from the unreadable directory"
 log_has "$T/hlog" "warning: cannot watch '$H/app' for updates" ||
 	fail "inotify watched the unreadable directory: the test proves nothing here"
-wait_until 10 log_has "$T/hlog" "updaterd says: ok" || fail "no subscription to updaterd"
+two_connects() {
+	(($(grep -cx connect "$T/daemon-got") >= 2))
+}
+wait_until 10 two_connects || fail "no connection to updaterd's events socket"
 hpid1=$(awk '{print $2}' "$T/hmarks")
 write_version 2 "$H" "$T/hmarks"
 mv "$H/.app.new" "$H/app"
