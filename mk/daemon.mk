@@ -59,9 +59,16 @@ DAEMON_INTEGRATION_TESTS = \
 	tests/integration/daemon-update.sh \
 	tests/integration/daemon-selfupdate.sh \
 	tests/integration/daemon-schedule.sh \
-	tests/integration/daemon-recover.sh
+	tests/integration/daemon-recover.sh \
+	tests/integration/attack-symlink-subscriber.sh \
+	tests/integration/attack-unread-replies.sh \
+	tests/integration/attack-subscriber-table.sh \
+	tests/integration/attack-updaterctl-full-queue.sh \
+	tests/integration/attack-socket-dir.sh \
+	tests/integration/attack-status-escape.sh
 TESTS += $(DAEMON_INTEGRATION_TESTS)
 EXTRA_DIST += $(DAEMON_INTEGRATION_TESTS) \
 	tests/integration/daemon-lib.sh \
-	tests/integration/notify_listen.py
+	tests/integration/notify_listen.py \
+	tests/integration/events.py
 EXTRA_DIST += bench/daemon.sh bench/flood.py bench/sink.c
