@@ -1060,7 +1060,8 @@ static void daemon_free(struct daemon *d)
  */
 static int open_events(struct daemon *d, struct passed_fds *p)
 {
-	char path[PATH_MAX], err[512], *control = d->cs.path ? NULL : unix_socket_path(d->cs.fd);
+	char path[PATH_MAX], err[512];
+	char *control = d->cs.fd >= 0 && !d->cs.path ? unix_socket_path(d->cs.fd) : NULL;
 	const char *base = d->cs.path ? d->cs.path : control ? control : d->config->socket_path;
 	int r;
 
@@ -1070,6 +1071,14 @@ static int open_events(struct daemon *d, struct passed_fds *p)
 		return -EINVAL;
 	}
 	free(control);
+	if (p->events < 0) {
+		/* Not in a directory others may write to (nor one another user owns). */
+		r = unix_check_dir(path, geteuid(), err, sizeof(err));
+		if (r < 0 && r != -ENOENT) {
+			log_err("events socket: %s", err);
+			return r;
+		}
+	}
 	r = events_open(&d->ev, path, p->events, err, sizeof(err));
 	p->events = -1;
 	if (r < 0) {
@@ -1110,6 +1119,7 @@ static int cmd_daemon(const char *file, struct passed_fds *passed)
 	struct schedule_params params;
 	char err[512];
 	int64_t now, since = -1;
+	bool activated;
 	int r, ret = 1;
 
 	d.notify = getenv("NOTIFY_SOCKET") != NULL;
@@ -1145,19 +1155,36 @@ static int cmd_daemon(const char *file, struct passed_fds *passed)
 	if (r < 0)
 		log_warn("RLIMIT_NOFILE: no room for %d subscribers above descriptor %d (%s); fewer are taken",
 		         EVENTS_MAX, EVENTS_FD_FLOOR, strerror(-r));
+	/*
+	 * Bound by us, the events socket comes first: a client that finds the
+	 * control socket finds the events socket listening (between its bind()
+	 * and listen() a connection is refused). An activated control socket
+	 * names the directory, so it is taken first.
+	 */
+	activated = passed->n_control > 0;
+	if (!activated) {
+		r = open_events(&d, passed);
+		if (r < 0) {
+			if (r == -EPERM)
+				ret = EXIT_CONFIG;
+			goto out;
+		}
+	}
 	r = control_open(d.config->socket_path, passed->control, passed->n_control, &d.cs, err, sizeof(err));
-	passed->n_control = 0;
+	passed->n_control = 0; /* taken, or closed */
 	if (r < 0) {
 		log_err("control socket: %s", err);
 		if (r == -EPERM)
 			ret = EXIT_CONFIG;
 		goto out;
 	}
-	r = open_events(&d, passed);
-	if (r < 0) {
-		if (r == -EPERM)
-			ret = EXIT_CONFIG;
-		goto out;
+	if (activated) {
+		r = open_events(&d, passed);
+		if (r < 0) {
+			if (r == -EPERM)
+				ret = EXIT_CONFIG;
+			goto out;
+		}
 	}
 
 	now = now_boottime_ms();
@@ -1276,9 +1303,12 @@ static bool is_listening_seqpacket(int fd)
 
 /*
  * The descriptors handed to us at start, by socket activation or by our
- * previous image after a self-update, are sorted first, by name
- * (FileDescriptorName=control / events; "subscriber" and "handover" from
- * the previous image) or, unnamed, by type; then libupdater takes them over
+ * previous image after a self-update, are sorted first: "subscriber" and
+ * "handover" by name (from the previous image), the sockets by type (a
+ * listening SOCK_SEQPACKET socket is the events socket, the first datagram
+ * socket the control socket), whatever their names (FileDescriptorName=
+ * events / control in the units; tools such as systemd-socket-activate give
+ * one name to all); then libupdater takes them over
  * (and LISTEN_* out of the environment) and learns who we are, for
  * self-update. The handover memfd is read later, by name.
  */
@@ -1310,9 +1340,8 @@ static int start_daemon(const char *file, int argc, char *argv[])
 			continue;
 		if (strcmp(name, FDNAME_SUBSCRIBER) == 0)
 			p.subscribers[p.n_subscribers++] = fd;
-		else if (p.events < 0 && (strcmp(name, FDNAME_EVENTS) == 0 ||
-		                          (strcmp(name, FDNAME_CONTROL) != 0 && is_listening_seqpacket(fd))))
-			p.events = fd;
+		else if (p.events < 0 && is_listening_seqpacket(fd))
+			p.events = fd; /* named "events", or by whatever name a tool gave it */
 		else
 			p.control[p.n_control++] = fd; /* control_open() takes the first datagram socket, closes the rest */
 	}
