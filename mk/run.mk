@@ -14,7 +14,8 @@ dist_man_MANS += man/updater-run.1
 
 # Check suite for updater-run's pure rules: it links only the modules it tests.
 check_PROGRAMS += tests/check_run
-tests_check_run_SOURCES = tests/check_run.c client/run/backoff.c client/run/run.h
+tests_check_run_SOURCES = tests/check_run.c client/run/backoff.c client/run/signal.c \
+	client/run/run.h
 tests_check_run_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/client/run -I$(top_srcdir)/client/lib
 tests_check_run_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_run_LDADD = $(CHECK_LIBS)
@@ -25,6 +26,9 @@ RUN_TESTS = \
 	tests/integration/run-reap.sh \
 	tests/integration/run-signals.sh \
 	tests/integration/run-forward.sh \
+	tests/integration/run-allsignals.sh \
+	tests/integration/run-rewrite.sh \
+	tests/integration/run-jobcontrol.sh \
 	tests/integration/run-listen.sh \
 	tests/integration/run-update.sh \
 	tests/integration/run-notify.sh \
@@ -37,4 +41,5 @@ EXTRA_DIST += $(RUN_TESTS) \
 	tests/integration/run-lib.sh \
 	tests/integration/run-server.py \
 	tests/integration/run-load.py \
+	tests/integration/run-recorder.py \
 	bench/restart.sh

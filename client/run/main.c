@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -62,6 +63,7 @@ struct options {
 	bool no_cgroup;
 	struct listen_sock *listens;
 	size_t n_listens;
+	int rewrite[NSIG];  /* --rewrite: what PROGRAM gets instead; -1 unchanged */
 	char **argv; /* PROGRAM [ARG...] */
 };
 
@@ -74,7 +76,7 @@ struct run {
 	char *upstream_notify; /* our own NOTIFY_SOCKET, with --notify */
 	char *listen_pid_slot; /* the value of LISTEN_PID= in envp, set by the child */
 	int *child_fds;        /* scratch for the child: n_listens entries */
-	bool take_tty;         /* hand the terminal's foreground to PROGRAM */
+	bool take_tty;         /* the next start gets the terminal's foreground */
 	struct tree tree;
 	struct program_watch watch;
 	int sfd;
@@ -89,6 +91,8 @@ struct run {
 	bool exec_failed;
 	bool terminating;        /* SIGTERM/SIGINT/SIGQUIT: no more starts */
 	bool killed;             /* SIGKILL went out in this stop */
+	bool self_stopped;       /* stopped itself after PROGRAM, until SIGCONT */
+	int fatal_sig;           /* a synchronous signal to die of once the tree is gone */
 	int forwarded_sig;       /* the last signal forwarded to this generation */
 	int64_t started_at, exited_at;
 	int64_t kill_at, ready_at, start_at; /* deadlines, 0 when unset */
@@ -126,6 +130,8 @@ static void usage(FILE *f)
 		"  -n, --notify               give PROGRAM a NOTIFY_SOCKET; a start counts\n"
 		"                             once it sends READY=1\n"
 		"      --ready-timeout SECONDS  how long to wait for READY=1 (30)\n"
+		"      --rewrite FROM:TO      send TO instead of FROM to PROGRAM, forwarded or\n"
+		"                             as the stop signal (TO 0: nothing); repeatable\n"
 		"      --no-cgroup            never put the tree in a cgroup of its own\n"
 		"  -v, --verbose              log every step\n"
 		"  -h, --help                 show this help\n"
@@ -195,7 +201,7 @@ static int add_listen(struct options *o, const char *arg)
  * error (already reported), another -errno on failure. */
 static int parse_options(int argc, char *argv[], struct options *o)
 {
-	enum { OPT_READY_TIMEOUT = 256, OPT_NO_CGROUP };
+	enum { OPT_READY_TIMEOUT = 256, OPT_NO_CGROUP, OPT_REWRITE };
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -208,10 +214,13 @@ static int parse_options(int argc, char *argv[], struct options *o)
 		{ "notify", no_argument, NULL, 'n' },
 		{ "ready-timeout", required_argument, NULL, OPT_READY_TIMEOUT },
 		{ "no-cgroup", no_argument, NULL, OPT_NO_CGROUP },
+		{ "rewrite", required_argument, NULL, OPT_REWRITE },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c, r;
+	int c, r, from, to;
 
+	for (c = 0; c < NSIG; c++)
+		o->rewrite[c] = -1;
 	o->grace_ms = 10000;
 	o->stop_signal = SIGTERM;
 	o->restart = RESTART_NO;
@@ -268,12 +277,24 @@ static int parse_options(int argc, char *argv[], struct options *o)
 		case OPT_NO_CGROUP:
 			o->no_cgroup = true;
 			break;
+		case OPT_REWRITE:
+			if (signal_parse_rewrite(optarg, &from, &to) < 0)
+				return usage_error("bad --rewrite '%s': expected FROM:TO, two signal names "
+						   "or numbers (TO may be 0)", optarg);
+			o->rewrite[from] = to;
+			break;
 		case ':':
 			return usage_error("option '%s' needs an argument", argv[optind - 1]);
 		default:
 			return usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
+	/* Only what PROGRAM would receive can be rewritten (known once
+	 * --stop-signal is). */
+	for (c = 1; c < NSIG; c++)
+		if (o->rewrite[c] >= 0 && !signal_role_is_forwarded(signal_role(c, o->stop_signal)))
+			return usage_error("cannot --rewrite %s: updater-run acts on it itself and "
+					   "never sends it to PROGRAM", signal_to_string(c));
 	if (optind >= argc)
 		return usage_error("%s", "no PROGRAM given");
 	o->argv = argv + optind;
@@ -484,13 +505,19 @@ static void __attribute__((noreturn)) child_exec(struct run *r, int errfd)
 	size_t n = r->o.n_listens, i;
 	int top = 3 + (int)n, e, sig;
 	struct sigaction sa;
-	sigset_t none;
 
 	(void)setpgid(0, 0);
-	/* SIGTTOU is still ignored here, as in the parent. */
+	/* SIGTTOU is still blocked here, as in the parent, so the terminal
+	 * can be taken from the background. */
 	if (r->take_tty)
 		(void)tcsetpgrp(STDIN_FILENO, getpid());
 	tree_child_enter(&r->tree);
+	/* Should updater-run be killed outright (SIGKILL, the OOM killer),
+	 * PROGRAM goes with it rather than run on unsupervised. The check
+	 * after closes the race with a parent that died before the prctl. */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (getppid() != r->tree.self)
+		_exit(EXIT_CANNOT_EXEC);
 
 	if (n) {
 		/* Listening sockets go to 3, 4...: first lift every descriptor
@@ -516,8 +543,7 @@ static void __attribute__((noreturn)) child_exec(struct run *r, int errfd)
 	for (sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, &sa, NULL) < 0)
 			reset_reserved_signal(sig);
-	sigemptyset(&none);
-	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	signal_unblock_all();
 
 	(void)execve(r->path, r->o.argv, r->envp);
 	e = errno;
@@ -529,6 +555,69 @@ fail:
 
 static void begin_stop(struct run *r, enum next next);
 static void finish_stop(struct run *r);
+
+/* ---- the terminal ------------------------------------------------------- */
+
+/* The process group in the foreground of our controlling terminal (on
+ * stdin), or -1 when there is none. */
+static pid_t tty_foreground(void)
+{
+	return isatty(STDIN_FILENO) ? tcgetpgrp(STDIN_FILENO) : -1;
+}
+
+/* The foreground follows PROGRAM only when it was ours, or the last
+ * generation's: then ^C and ^Z reach PROGRAM as they would without us,
+ * and a job put in the background keeps its hands off the terminal. */
+static bool tty_is_ours(const struct run *r)
+{
+	pid_t fg = tty_foreground();
+
+	return fg > 0 && (fg == getpgrp() || (r->pgid > 0 && fg == r->pgid));
+}
+
+/* Take the foreground back from PROGRAM's group, if it has it (SIGTTOU is
+ * blocked: allowed from the background). */
+static void tty_take_back(const struct run *r)
+{
+	if (r->pgid > 0 && tty_foreground() == r->pgid)
+		(void)tcsetpgrp(STDIN_FILENO, getpgrp());
+}
+
+/* ---- job control -------------------------------------------------------- */
+
+/* Stop updater-run itself with SIG (SIGTSTP, SIGTTIN or SIGTTOU), the way a
+ * program without a handler stops, so that the shell that started it sees
+ * its job stopped. For a moment SIG is unblocked at its default action: the
+ * stop happens inside kill(), and the kernel discards it when our process
+ * group is orphaned (no shell could continue us). Execution resumes here on
+ * SIGCONT, which then waits in the signalfd. */
+static void stop_self(int sig)
+{
+	struct sigaction dfl, old;
+	sigset_t one;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	(void)sigaction(sig, &dfl, &old);
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	(void)sigprocmask(SIG_UNBLOCK, &one, NULL);
+	(void)kill(getpid(), sig);
+	(void)sigprocmask(SIG_BLOCK, &one, NULL);
+	(void)sigaction(sig, &old, NULL);
+}
+
+/* What PROGRAM gets for SIG: --rewrite's choice, SIGSTOP for the job
+ * control signals (PROGRAM may ignore those, an interactive shell does),
+ * else SIG itself. 0: nothing. */
+static int rewritten(const struct run *r, int sig)
+{
+	if (sig > 0 && sig < NSIG && r->o.rewrite[sig] >= 0)
+		return r->o.rewrite[sig];
+	if (signal_role(sig, r->o.stop_signal) == SIGROLE_JOB_STOP)
+		return SIGSTOP;
+	return sig;
+}
 
 /* Tell the service manager updater-run runs under, if any (--notify). */
 static void notify_upstream(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -595,6 +684,7 @@ static void start_generation(struct run *r)
 	r->started_at = run_now_ms();
 	if (r->o.restart_on_update)
 		program_watch_note_started(&r->watch);
+	r->take_tty = tty_is_ours(r);
 
 	/* The child reports a failed exec through this pipe; a successful
 	 * exec closes it (close-on-exec), so the read returns 0. */
@@ -681,7 +771,7 @@ static void kill_tree(struct run *r)
 
 static void begin_stop(struct run *r, enum next next)
 {
-	int n;
+	int n, stop = rewritten(r, r->o.stop_signal);
 
 	r->phase = PHASE_STOPPING;
 	r->next = next;
@@ -690,14 +780,19 @@ static void begin_stop(struct run *r, enum next next)
 		finish_stop(r);
 		return;
 	}
-	n = signal_tree(r, r->o.stop_signal);
-	/* A stopped process would sit on the signal until the SIGKILL. */
-	if (r->o.stop_signal != SIGKILL && r->o.stop_signal != SIGCONT)
-		(void)signal_tree(r, SIGCONT);
-	log_debug("stopping the tree with %s: %s%d process%s one by one",
-		  signal_to_string(r->o.stop_signal), r->main_pid ? "PROGRAM's group, and " : "",
-		  n, n == 1 ? "" : "es");
-	if (r->o.stop_signal == SIGKILL)
+	if (stop == 0) {
+		log_debug("stopping the tree: no stop signal (--rewrite %s:0), SIGKILL after the grace",
+			  signal_to_string(r->o.stop_signal));
+	} else {
+		n = signal_tree(r, stop);
+		/* A stopped process would sit on the signal until the SIGKILL. */
+		if (stop != SIGKILL && stop != SIGCONT)
+			(void)signal_tree(r, SIGCONT);
+		log_debug("stopping the tree with %s: %s%d process%s one by one",
+			  signal_to_string(stop), r->main_pid ? "PROGRAM's group, and " : "", n,
+			  n == 1 ? "" : "es");
+	}
+	if (stop == SIGKILL)
 		r->killed = true;
 	if (!r->kill_at)
 		r->kill_at = run_now_ms() + r->o.grace_ms;
@@ -768,20 +863,45 @@ static void on_main_exit(struct run *r, int status)
 	}
 }
 
+/* PROGRAM stopped. When that was job control (^Z, or a read or write of
+ * the terminal from the background), updater-run stops as well, so that the
+ * shell that started it sees its job stop, gets the terminal back, and can
+ * continue it ("fg": SIGCONT reaches PROGRAM through us). Other stops
+ * (SIGSTOP from someone) are left alone, as are stops without a terminal
+ * and as PID 1, where nobody would continue us. */
+static void on_main_stopped(struct run *r, int sig)
+{
+	if (sig != SIGTSTP && sig != SIGTTIN && sig != SIGTTOU)
+		return;
+	if (r->tree.pid1 || r->self_stopped || tty_foreground() < 0)
+		return;
+	log_debug("'%s' (pid %d) stopped by %s: stopping too", r->path, (int)r->main_pid,
+		  signal_to_string(sig));
+	tty_take_back(r);
+	stop_self(sig);
+}
+
 /* Reap everything that has ended; PROGRAM's own end is handled last, once
  * the zombies are gone. */
 static void reap(struct run *r)
 {
 	bool main_ended = false;
-	int status, main_status = 0;
+	int status, main_status = 0, main_stop = 0;
 	pid_t pid;
 
 	for (;;) {
-		pid = waitpid(-1, &status, WNOHANG);
+		/* WUNTRACED: PROGRAM stopped by ^Z is news too (reported once
+		 * per stop; the stops of other children are just passed). */
+		pid = waitpid(-1, &status, WNOHANG | WUNTRACED);
 		if (pid < 0 && errno == EINTR)
 			continue;
 		if (pid <= 0)
 			break;
+		if (WIFSTOPPED(status)) {
+			if (pid == r->main_pid)
+				main_stop = WSTOPSIG(status);
+			continue;
+		}
 		if (pid == r->main_pid) {
 			main_ended = true;
 			main_status = status;
@@ -791,6 +911,8 @@ static void reap(struct run *r)
 	}
 	if (main_ended)
 		on_main_exit(r, main_status);
+	else if (main_stop)
+		on_main_stopped(r, main_stop);
 }
 
 static void restart(struct run *r, const char *why)
@@ -820,12 +942,26 @@ static void restart(struct run *r, const char *why)
 
 static void forward(struct run *r, int sig)
 {
+	int to = rewritten(r, sig);
+	char name[32];
+
 	if (!r->main_pid)
 		return;
-	log_debug("forwarding %s to process group %d", signal_to_string(sig), (int)r->main_pid);
-	if (kill(-r->main_pid, sig) < 0 && errno == ESRCH)
-		(void)kill(r->main_pid, sig);
-	r->forwarded_sig = sig;
+	if (to == 0) {
+		log_debug("not forwarding %s (--rewrite %s:0)", signal_to_string(sig),
+			  signal_to_string(sig));
+		return;
+	}
+	if (to != sig) {
+		(void)snprintf(name, sizeof(name), "%s", signal_to_string(sig));
+		log_debug("forwarding %s as %s to process group %d", name, signal_to_string(to),
+			  (int)r->main_pid);
+	} else {
+		log_debug("forwarding %s to process group %d", signal_to_string(sig), (int)r->main_pid);
+	}
+	if (kill(-r->main_pid, to) < 0 && errno == ESRCH)
+		(void)kill(r->main_pid, to);
+	r->forwarded_sig = to;
 }
 
 static void terminate(struct run *r, int sig)
@@ -852,22 +988,122 @@ static void terminate(struct run *r, int sig)
 	}
 }
 
-static void on_signal(struct run *r, int sig)
+/* Stop the whole tree with the stop signal, then exit: SIGPWR (a container
+ * manager asking PID 1 to shut down), and a synchronous signal. */
+static void shut_down(struct run *r)
 {
-	switch (sig) {
-	case SIGCHLD:
+	if (!r->terminating)
+		notify_upstream(r, "STOPPING=1");
+	r->terminating = true;
+	switch (r->phase) {
+	case PHASE_RUNNING:
+		begin_stop(r, NEXT_EXIT);
+		break;
+	case PHASE_STOPPING:
+		r->next = NEXT_EXIT;
+		break;
+	case PHASE_WAITING:
+		r->phase = PHASE_DONE;
+		break;
+	case PHASE_DONE:
+		break;
+	}
+}
+
+/* SIGSEGV, SIGBUS... sent from outside (a real fault is never read here:
+ * the kernel delivers it past the mask). Forwarding it would make no sense;
+ * dying of it at once would orphan the tree. As PID 1 it is ignored, as the
+ * kernel ignores it for any PID 1 without a handler. */
+static void on_fatal(struct run *r, const struct signalfd_siginfo *si)
+{
+	int sig = (int)si->ssi_signo;
+
+	if (r->tree.pid1) {
+		log_notice("%s from pid %d ignored: updater-run is PID 1", signal_to_string(sig),
+			   (int)si->ssi_pid);
+		return;
+	}
+	log_warn("%s received from pid %d: stopping the tree, then ending with %s",
+		 signal_to_string(sig), (int)si->ssi_pid, signal_to_string(sig));
+	if (!r->fatal_sig)
+		r->fatal_sig = sig;
+	shut_down(r);
+}
+
+/* SIGTSTP, SIGTTIN, SIGTTOU: as if PROGRAM and updater-run were one job.
+ * PROGRAM's group stops first (SIGSTOP unless rewritten), then we do; both
+ * go on with SIGCONT. */
+static void on_job_stop(struct run *r, int sig)
+{
+	forward(r, sig);
+	if (r->tree.pid1)
+		return;
+	log_debug("%s received: stopping", signal_to_string(sig));
+	r->self_stopped = true;
+	tty_take_back(r);
+	stop_self(sig);
+}
+
+/* SIGCONT (we may just have been stopped): PROGRAM gets the terminal back
+ * when we are in the foreground, then the signal. */
+static void on_continue(struct run *r, int sig)
+{
+	pid_t fg = tty_foreground();
+
+	r->self_stopped = false;
+	if (r->main_pid && fg > 0 && fg == getpgrp() && tcsetpgrp(STDIN_FILENO, r->pgid) == 0)
+		log_debug("the terminal's foreground goes back to process group %d", (int)r->pgid);
+	forward(r, sig);
+}
+
+/* A signal the kernel sent because of something updater-run itself did:
+ * writing to a closed pipe or past RLIMIT_FSIZE (sent as if by ourselves),
+ * or using up RLIMIT_CPU. Not PROGRAM's business. */
+static bool caused_by_us(const struct run *r, const struct signalfd_siginfo *si)
+{
+	int sig = (int)si->ssi_signo;
+
+	if ((sig == SIGPIPE || sig == SIGXFSZ) && si->ssi_code == SI_USER &&
+	    (pid_t)si->ssi_pid == r->tree.self)
+		return true;
+	return sig == SIGXCPU && si->ssi_code == SI_KERNEL;
+}
+
+static void on_signal(struct run *r, const struct signalfd_siginfo *si)
+{
+	int sig = (int)si->ssi_signo;
+
+	switch (signal_role(sig, r->o.stop_signal)) {
+	case SIGROLE_REAP:
 		reap(r);
 		break;
-	case SIGHUP:
+	case SIGROLE_RESTART:
 		restart(r, "SIGHUP");
 		break;
-	case SIGTERM:
-	case SIGINT:
-	case SIGQUIT:
+	case SIGROLE_TERMINATE:
 		terminate(r, sig);
 		break;
-	default: /* SIGUSR1, SIGUSR2, SIGWINCH */
-		forward(r, sig);
+	case SIGROLE_STOP_TREE:
+		if (!r->terminating)
+			log_info("%s received: stopping the tree", signal_to_string(sig));
+		shut_down(r);
+		break;
+	case SIGROLE_JOB_STOP:
+		on_job_stop(r, sig);
+		break;
+	case SIGROLE_CONTINUE:
+		on_continue(r, sig);
+		break;
+	case SIGROLE_FATAL:
+		on_fatal(r, si);
+		break;
+	case SIGROLE_FORWARD:
+		if (caused_by_us(r, si))
+			log_debug("%s caused by updater-run itself: not forwarded", signal_to_string(sig));
+		else
+			forward(r, sig);
+		break;
+	case SIGROLE_UNCATCHABLE:
 		break;
 	}
 }
@@ -883,7 +1119,7 @@ static void handle_signals(struct run *r)
 			continue;
 		if (n != (ssize_t)sizeof(si))
 			break;
-		on_signal(r, (int)si.ssi_signo);
+		on_signal(r, &si);
 	}
 }
 
@@ -1005,30 +1241,23 @@ static int loop(struct run *r)
 
 /* ---- setup -------------------------------------------------------------- */
 
+/* Every signal that can be blocked is, and read from the signalfd: none
+ * can kill updater-run at its default action and leave the tree behind, a
+ * write to a closed pipe returns EPIPE, and the terminal can be handed
+ * over from the background (a blocked SIGTTOU counts as ignored). A real
+ * fault (SIGSEGV...) still kills at once: the kernel unblocks it. The child
+ * unblocks everything before exec. */
 static int setup_signals(struct run *r)
 {
-	static const int handled[] = { SIGCHLD, SIGHUP,  SIGTERM,  SIGINT,
-				       SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
-	struct sigaction sa;
 	sigset_t set;
-	size_t i;
+	int e;
 
-	sigemptyset(&set);
-	for (i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
-		sigaddset(&set, handled[i]);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -errno;
+	e = signal_block_all(&set);
+	if (e < 0)
+		return e;
 	r->sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (r->sfd < 0)
 		return -errno;
-	/* Writing to a closed pipe must not kill the supervisor, nor must
-	 * touching the terminal once PROGRAM owns its foreground. The child
-	 * puts all of these back to their defaults. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_IGN;
-	(void)sigaction(SIGPIPE, &sa, NULL);
-	(void)sigaction(SIGTTOU, &sa, NULL);
-	(void)sigaction(SIGTTIN, &sa, NULL);
 	return 0;
 }
 
@@ -1127,9 +1356,6 @@ static int setup(struct run *r)
 		}
 	}
 
-	/* The terminal's foreground follows PROGRAM only when it was ours:
-	 * then ^C and ^Z reach PROGRAM as they would without us. */
-	r->take_tty = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
 	return 0;
 
 fail_errno:
@@ -1142,8 +1368,7 @@ static void teardown(struct run *r)
 {
 	size_t i;
 
-	if (r->take_tty)
-		(void)tcsetpgrp(STDIN_FILENO, getpgrp());
+	tty_take_back(r);
 	tree_done(&r->tree);
 	program_watch_close(&r->watch);
 	for (i = 0; i < r->o.n_listens; i++)
@@ -1168,6 +1393,24 @@ static void ensure_stdio(void)
 	for (fd = 0; fd < 3; fd++)
 		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", O_RDWR) != fd)
 			break;
+}
+
+/* End with SIG at its default action, so that whoever waits for us sees
+ * the signal (the tree is gone by now). Returns only if that failed. */
+static int die_of(int sig)
+{
+	struct sigaction dfl;
+	sigset_t one;
+
+	(void)fflush(NULL);
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	(void)sigaction(sig, &dfl, NULL);
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	(void)sigprocmask(SIG_UNBLOCK, &one, NULL);
+	(void)raise(sig);
+	return 128 + sig;
 }
 
 int main(int argc, char *argv[])
@@ -1205,5 +1448,7 @@ int main(int argc, char *argv[])
 		code = r.exit_override >= 0 ? r.exit_override : r.last_code >= 0 ? r.last_code : 0;
 	}
 	teardown(&r);
+	if (r.fatal_sig)
+		code = die_of(r.fatal_sig);
 	return code;
 }

@@ -19,6 +19,7 @@
 #ifndef UPDATER_RUN_H
 #define UPDATER_RUN_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,10 +49,42 @@ void run_log(enum run_log_level level, const char *fmt, ...) __attribute__((form
 
 /* ---- signal.c ----------------------------------------------------------- */
 
-/* "TERM", "SIGTERM", "sigterm" or "15" -> 15; -EINVAL for anything else. */
+/* "TERM", "SIGTERM", "sigterm" or "15" -> 15, "RTMIN+2" -> 36; -EINVAL for
+ * anything else. */
 int signal_from_string(const char *s);
-/* 15 -> "SIGTERM"; an unnamed signal -> "signal N" in a static buffer. */
+/* 15 -> "SIGTERM", 36 -> "SIGRTMIN+2"; else "signal N" (a static buffer). */
 const char *signal_to_string(int sig);
+
+/* What a signal sent to updater-run does (the table of updater-run(1)). */
+enum signal_role {
+	SIGROLE_UNCATCHABLE, /* SIGKILL, SIGSTOP: the kernel acts alone */
+	SIGROLE_REAP,        /* SIGCHLD */
+	SIGROLE_RESTART,     /* SIGHUP */
+	SIGROLE_TERMINATE,   /* SIGTERM, SIGINT, SIGQUIT, a --stop-signal with no
+			      * other role: forwarded, then no further start */
+	SIGROLE_STOP_TREE,   /* SIGPWR: the tree is stopped, no further start */
+	SIGROLE_JOB_STOP,    /* SIGTSTP, SIGTTIN, SIGTTOU: PROGRAM's group stops
+			      * (SIGSTOP unless rewritten), then updater-run */
+	SIGROLE_CONTINUE,    /* SIGCONT: forwarded; PROGRAM gets the terminal back */
+	SIGROLE_FATAL,       /* SEGV, BUS, ILL, FPE, TRAP, SYS, ABRT: never
+			      * forwarded; the tree is stopped, then updater-run
+			      * dies of the signal (ignored as PID 1) */
+	SIGROLE_FORWARD,     /* every other signal: forwarded to PROGRAM's group */
+};
+
+enum signal_role signal_role(int sig, int stop_signal);
+/* True for the roles whose signal PROGRAM's group receives (so --rewrite
+ * may change it). */
+bool signal_role_is_forwarded(enum signal_role role);
+/* "FROM:TO" (names or numbers; TO may be 0) -> *ret_from, *ret_to. */
+int signal_parse_rewrite(const char *arg, int *ret_from, int *ret_to);
+/* Every signal but SIGKILL and SIGSTOP, glibc's own 32 and 33 included. */
+void signal_fill_all(sigset_t *set);
+/* Block that set (the kernel's call: glibc's would leave 32 and 33 out);
+ * *ret_set is what to give signalfd(). */
+int signal_block_all(sigset_t *ret_set);
+/* Unblock every signal; async-signal-safe (for the child before exec). */
+void signal_unblock_all(void);
 
 /* ---- tree.c ------------------------------------------------------------- */
 
