@@ -673,22 +673,23 @@ static bool check_key(struct validator *v, const struct ynode *map, size_t i, co
 	return true;
 }
 
-static void take_smoke_test(struct validator *v, struct target_config *t, const struct ynode *n,
-                            const char *key)
+/* A list of arguments as a NULL-terminated array (NULL on error or for a null value). */
+static char **take_argv(struct validator *v, const struct ynode *n, const char *key)
 {
 	char sub[256];
 	size_t count = 0;
+	char **argv;
 
 	if (node_is_null(n))
-		return;
+		return NULL;
 	if (n->type != Y_SEQ) {
 		errors_add(v->errs, n->line, key, "must be a list of arguments, not %s", node_kind(n));
-		return;
+		return NULL;
 	}
-	t->smoke_test = calloc(n->n_kids + 1, sizeof(char *));
-	if (!t->smoke_test) {
+	argv = calloc(n->n_kids + 1, sizeof(char *));
+	if (!argv) {
 		v->r = -ENOMEM;
-		return;
+		return NULL;
 	}
 	for (size_t i = 0; i < n->n_kids; i++) {
 		const struct ynode *item = n->kids[i];
@@ -703,11 +704,69 @@ static void take_smoke_test(struct validator *v, struct target_config *t, const 
 			errors_add(v->errs, item->line, sub, "contains a NUL byte");
 			continue;
 		}
-		t->smoke_test[count] = dup_or_oom(v, item->value);
-		if (!t->smoke_test[count])
-			return;
+		argv[count] = dup_or_oom(v, item->value);
+		if (!argv[count])
+			break;
 		count++;
 	}
+	return argv;
+}
+
+static void take_smoke_test(struct validator *v, struct target_config *t, const struct ynode *n,
+                            const char *key)
+{
+	t->smoke_test = take_argv(v, n, key);
+}
+
+/* health: {command: [ABS, ARG...], expect_version, timeout, interval} (SPEC section 15). */
+static void take_health(struct validator *v, struct target_config *t, const struct ynode *n,
+                        const char *key)
+{
+	char sub[256];
+	bool has_command = false;
+
+	t->health.timeout_sec = CONFIG_HEALTH_TIMEOUT_DEFAULT;
+	t->health.interval_sec = CONFIG_HEALTH_INTERVAL_DEFAULT;
+	if (node_is_null(n))
+		return;
+	if (n->type != Y_MAP) {
+		errors_add(v->errs, n->line, key, "must be a mapping, not %s", node_kind(n));
+		return;
+	}
+	for (size_t i = 0; i + 1 < n->n_kids; i += 2) {
+		const struct ynode *k = n->kids[i];
+		const struct ynode *val = n->kids[i + 1];
+		const char *s;
+
+		if (!check_key(v, n, i, key))
+			continue;
+		(void)snprintf(sub, sizeof(sub), "%s.%s", key, k->value);
+		if (strcmp(k->value, "command") == 0) {
+			has_command = true;
+			if (val->type != Y_SEQ || val->n_kids == 0) {
+				errors_add(v->errs, val->line, sub,
+				           "must be a list: the program's absolute path, then its arguments");
+				continue;
+			}
+			t->health.command = take_argv(v, val, sub);
+			if (t->health.command && t->health.command[0] && t->health.command[0][0] != '/')
+				errors_add(v->errs, val->line, sub,
+				           "'%s' must be an absolute path (the command runs without a shell or PATH search)",
+				           t->health.command[0]);
+		} else if (strcmp(k->value, "expect_version") == 0) {
+			s = want_string(v, val, sub);
+			if (s && !parse_bool(s, &t->health.expect_version))
+				errors_add(v->errs, val->line, sub, "'%s' is not true or false", s);
+		} else if (strcmp(k->value, "timeout") == 0) {
+			take_duration(v, val, sub, &t->health.timeout_sec, 1);
+		} else if (strcmp(k->value, "interval") == 0) {
+			take_duration(v, val, sub, &t->health.interval_sec, 1);
+		} else {
+			errors_add(v->errs, k->line, sub, "unknown key");
+		}
+	}
+	if (!has_command)
+		errors_add(v->errs, n->line, key, "missing required key 'command'");
 }
 
 static void take_target_path(struct validator *v, struct target_config *t, const struct ynode *n,
@@ -840,6 +899,8 @@ static void take_target(struct validator *v, const struct ynode *n, size_t idx)
 				           "'%s' is not a signal (a name such as SIGUSR2, or a number)", s);
 		} else if (strcmp(k->value, "smoke_test") == 0) {
 			take_smoke_test(v, t, val, key);
+		} else if (strcmp(k->value, "health") == 0) {
+			take_health(v, t, val, key);
 		} else if (strcmp(k->value, "allow_downgrade") == 0) {
 			s = want_string(v, val, key);
 			if (s && !parse_bool(s, &t->allow_downgrade))
@@ -1131,6 +1192,10 @@ void config_free(struct config *config)
 		free(t->channel);
 		free(t->pin);
 		free(t->window);
+		if (t->health.command)
+			for (char **a = t->health.command; *a; a++)
+				free(*a);
+		free(t->health.command);
 	}
 	free(config->targets);
 	free(config->trusted_keys);

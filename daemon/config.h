@@ -23,6 +23,17 @@
 #define CONFIG_DEFAULT_SOCKET UPDATER_PROTO_SOCKET
 #define CONFIG_DEFAULT_STATE_DIR "/var/lib/updater"
 
+/* SPEC section 15: the health gate after a swap; command NULL when not configured. */
+struct target_health {
+	char **command;         /* argv, NULL-terminated, command[0] an absolute path */
+	bool expect_version;    /* stdout must contain the new version as a word */
+	uint64_t timeout_sec;   /* how long the new version may take to prove itself (60) */
+	uint64_t interval_sec;  /* the command is tried again this often (2) */
+};
+
+#define CONFIG_HEALTH_TIMEOUT_DEFAULT 60
+#define CONFIG_HEALTH_INTERVAL_DEFAULT 2
+
 struct target_config {
 	char name[CONFIG_NAME_MAX + 1]; /* [A-Za-z0-9._-]{1,64}, unique */
 	char *path;                     /* absolute */
@@ -36,6 +47,7 @@ struct target_config {
 	char *pin;     /* NULL: none */
 	char *window;  /* the text, for logs; NULL: always open */
 	struct schedule_windows windows;
+	struct target_health health;
 };
 
 struct config {

@@ -42,8 +42,10 @@
 #include "handover.h"
 #include "log.h"
 #include "notify.h"
+#include "probation.h"
 #include "runner.h"
 #include "schedule.h"
+#include "stale.h"
 #include "state.h"
 #include "status.h"
 #include "update.h"
@@ -75,6 +77,14 @@ struct passed_fds {
 	int events;   /* the events socket, -1: none */
 	int *subscribers;
 	size_t n_subscribers;
+};
+
+/* Images replaced by swaps since start, remembered to find stale processes. */
+#define KNOWN_IMAGES_MAX 64
+
+struct known_image {
+	char target[CONFIG_NAME_MAX + 1];
+	struct stale_image image;
 };
 
 struct daemon {
@@ -109,6 +119,13 @@ struct daemon {
 	bool metrics_failed;
 	int64_t metrics_next;
 	struct target_state *view_states; /* of the view being rendered */
+	struct stale_proc (*view_stale)[STALE_MAX];
+
+	/* The health gate after swaps (probation.h). */
+	struct probation_set *probation;
+	struct probation_hooks probation_hooks;
+	struct known_image known[KNOWN_IMAGES_MAX];
+	size_t n_known; /* a ring: the oldest is replaced */
 
 	/* Self-update: a swap replaced our own executable; the memfd handed over. */
 	bool reexec;
@@ -325,6 +342,36 @@ static void announce(struct daemon *d, const char *what, const char *target, con
 	publish(d, msg);
 }
 
+/* The stale processes of TARGET (stale.h), with the images this daemon replaced. */
+static int scan_stale(const struct daemon *d, const struct target_config *target, struct stale_proc ret[STALE_MAX])
+{
+	struct stale_image images[KNOWN_IMAGES_MAX];
+	size_t n = 0;
+
+	for (size_t i = 0; d && i < KNOWN_IMAGES_MAX && i < d->n_known; i++)
+		if (strcmp(d->known[i].target, target->name) == 0)
+			images[n++] = d->known[i].image;
+	return stale_scan(target->path, images, n, getpid(), ret);
+}
+
+/* After a swap or a rollback: remember the replaced image, and say who still runs it. */
+static void note_replaced(struct daemon *d, const struct target_config *target, const struct swap_result *res)
+{
+	struct stale_proc procs[STALE_MAX];
+	struct known_image *k;
+	int n;
+
+	if (!d || !res || !res->had_old)
+		return;
+	k = &d->known[d->n_known++ % KNOWN_IMAGES_MAX];
+	(void)snprintf(k->target, sizeof(k->target), "%s", target->name);
+	k->image = (struct stale_image){ .dev = res->old_dev, .ino = res->old_ino };
+	n = scan_stale(d, target, procs);
+	if (n > 0)
+		log_info("%s: %d process%s still run%s the replaced file (first: pid %d, %s)", target->name, n,
+		         n == 1 ? "" : "es", n == 1 ? "s" : "", (int)procs[0].pid, procs[0].comm);
+}
+
 static void on_swapped(void *ctx, const struct target_config *target, const char *version,
                        const struct swap_result *res)
 {
@@ -332,20 +379,39 @@ static void on_swapped(void *ctx, const struct target_config *target, const char
 
 	announce(d, UPDATER_NOTE_UPDATED, target->name, version);
 	signal_old_image(target, res);
+	note_replaced(d, target, res);
+	/* On probation now, when it has a health command (else healthy at once). */
+	if (d && d->probation)
+		probation_start(d->probation, target);
 	/* We replaced our own executable: run the new one once the round is over. */
 	if (d && updater_self_changed() == 1)
 		d->reexec = true;
 }
 
 static void on_rolled_back(void *ctx, const struct target_config *target, const char *version,
-                           const struct swap_result *res)
+                           const char *reason, const struct swap_result *res)
+{
+	struct daemon *d = ctx;
+	char what[160];
+
+	/* "rolledback TARGET VERSION REASON": the reason rides after the version. */
+	(void)snprintf(what, sizeof(what), "%s %s", version, reason);
+	announce(d, UPDATER_NOTE_ROLLEDBACK, target->name, what);
+	signal_old_image(target, res);
+	note_replaced(d, target, res);
+	if (d)
+		d->metrics_dirty = true;
+	if (d && updater_self_changed() == 1)
+		d->reexec = true;
+}
+
+static void on_healthy(void *ctx, const struct target_config *target, const char *version)
 {
 	struct daemon *d = ctx;
 
-	announce(d, UPDATER_NOTE_ROLLEDBACK, target->name, version);
-	signal_old_image(target, res);
-	if (d && updater_self_changed() == 1)
-		d->reexec = true;
+	announce(d, UPDATER_NOTE_HEALTHY, target->name, version);
+	if (d)
+		d->metrics_dirty = true;
 }
 
 static const char *phase_name(enum update_phase phase)
@@ -499,15 +565,19 @@ static int view_build(struct daemon *d, int64_t now, struct status_view *ret)
 	size_t n = c->n_targets ? c->n_targets : 1;
 	struct status_target *targets = calloc(n, sizeof(*targets));
 	struct target_state *states = calloc(n, sizeof(*states));
+	struct stale_proc (*stale)[STALE_MAX] = calloc(n, sizeof(*stale));
 
-	if (!targets || !states) {
+	if (!targets || !states || !stale) {
 		free(targets);
 		free(states);
+		free(stale);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < c->n_targets; i++) {
 		const struct target_config *t = &c->targets[i];
 		struct target_state *s = &states[i];
+		/* Besides after a swap, the one moment the daemon looks for stale processes. */
+		int n_stale = scan_stale(d, t, stale[i]);
 
 		if (state_load_target(c->state_dir, t->name, s) < 0)
 			*s = (struct target_state){ .updated_at = -1, .pending_at = -1, .last_success = -1 };
@@ -528,6 +598,11 @@ static int view_build(struct daemon *d, int64_t now, struct status_view *ret)
 			.check_failures = s->check_failures,
 			.download_bytes = s->download_bytes,
 			.last_success = s->last_success,
+			.stale = n_stale < 0 ? 0 : (size_t)n_stale,
+			.probation_until = s->probation_until,
+			.quarantined = s->rolled_back_from,
+			.stale_procs = stale[i],
+			.n_stale_procs = n_stale < 0 ? 0 : n_stale > STALE_MAX ? STALE_MAX : (size_t)n_stale,
 		};
 	}
 	*ret = (struct status_view){
@@ -543,6 +618,7 @@ static int view_build(struct daemon *d, int64_t now, struct status_view *ret)
 		.n_targets = c->n_targets,
 	};
 	d->view_states = states;
+	d->view_stale = stale;
 	return 0;
 }
 
@@ -552,6 +628,8 @@ static void view_clear(struct daemon *d, struct status_view *v)
 		target_state_clear(&d->view_states[i]);
 	free(d->view_states);
 	d->view_states = NULL;
+	free(d->view_stale);
+	d->view_stale = NULL;
 	free((void *)v->targets);
 	v->targets = NULL;
 }
@@ -654,7 +732,9 @@ static void handle_rollback(struct daemon *d, struct control_msg *m, const char 
 		control_set_replyf(m, UPDATER_REPLY_ERROR "busy: a check is running, try again when it is over");
 		return;
 	}
-	r = update_rollback(&d->opts, &d->hooks, target, &version, err, sizeof(err));
+	r = update_rollback(&d->opts, &d->hooks, target, NULL, &version, err, sizeof(err));
+	if (r == 0 && d->probation)
+		probation_cancel(d->probation, target); /* a person decided: the gate is moot */
 	if (r < 0) {
 		log_warn("rollback of %s failed: %s", target, err[0] ? err : strerror(-r));
 		control_set_replyf(m, UPDATER_REPLY_ERROR "%s", err[0] ? err : strerror(-r));
@@ -960,6 +1040,7 @@ static int run_loop(struct daemon *d)
 			deadline = update_round_deadline(d->round);
 		else
 			deadline = schedule_next(&d->sched);
+		deadline = min64(deadline, probation_deadline(d->probation));
 		if (d->watchdog_ms > 0)
 			deadline = min64(deadline, d->watchdog_next);
 		if (d->metrics_dirty && d->config->metrics_file) {
@@ -985,6 +1066,7 @@ static int run_loop(struct daemon *d)
 		if (d->round)
 			update_round_fill_fds(d->round, &rfds, &maxfd);
 		update_background_fill_fds(&rfds, &maxfd);
+		probation_fill_fds(d->probation, &rfds, &maxfd);
 
 		r = select(maxfd + 1, &rfds, NULL, NULL, NULL);
 		if (r < 0) {
@@ -1021,6 +1103,7 @@ static int run_loop(struct daemon *d)
 		update_background_process(&rfds);
 		if (d->round && update_round_process(d->round, &rfds, now) > 0)
 			finish_round(d, now);
+		probation_process(d->probation, &rfds, now);
 		/* After a swap or rollback of ourselves, and never in the middle of a round. */
 		if (d->reexec && !d->round)
 			do_reexec(d);
@@ -1033,6 +1116,9 @@ static int run_loop(struct daemon *d)
 
 static void daemon_free(struct daemon *d)
 {
+	/* A probation cut short resumes at the next start: its deadline is in the state. */
+	probation_set_free(d->probation);
+	d->probation = NULL;
 	if (d->round)
 		update_round_free(d->round);
 	d->round = NULL;
@@ -1132,6 +1218,12 @@ static int cmd_daemon(const char *file, struct passed_fds *passed)
 	}
 	d.opts.config = d.config;
 	d.hooks = (struct update_hooks){ .on_swapped = on_swapped, .on_rolled_back = on_rolled_back, .ctx = &d };
+	d.probation_hooks = (struct probation_hooks){ .on_healthy = on_healthy, .ctx = &d };
+	if (probation_set_new(&d.opts, &d.hooks, &d.probation_hooks, &d.probation) < 0) {
+		log_err("%s", strerror(ENOMEM));
+		config_free(d.config);
+		return 1;
+	}
 
 	r = setup_signals();
 	if (r < 0) {
@@ -1198,6 +1290,8 @@ static int cmd_daemon(const char *file, struct passed_fds *passed)
 	schedule_init(&d.sched, &params, NULL, now, since);
 	handover_take(&d, now);
 	wake_for_pending(&d, now);
+	/* A probation the state records goes on (or rolls back, when its deadline passed). */
+	probation_resume(d.probation);
 	d.metrics_dirty = true;
 
 	d.watchdog_ms = notify_watchdog_interval_ms();
@@ -1221,9 +1315,12 @@ static int cmd_once(const char *file)
 {
 	struct config *config;
 	struct update_opts opts;
-	struct update_hooks hooks = { .on_swapped = on_swapped, .on_rolled_back = on_rolled_back };
+	/* No sockets here: only what the hooks need for probation and stale processes. */
+	struct daemon d = { .cs = { .fd = -1 } };
+	struct update_hooks hooks = { .on_swapped = on_swapped, .on_rolled_back = on_rolled_back, .ctx = &d };
 	struct update_round *round = NULL;
-	int sigfd, r, ret = 1;
+	bool round_failed = false;
+	int sigfd = -1, r, ret = 1;
 
 	if (load_config(file, &config) < 0)
 		return EXIT_CONFIG;
@@ -1242,16 +1339,26 @@ static int cmd_once(const char *file)
 		goto out;
 	}
 	update_recover(config);
+	r = probation_set_new(&opts, &hooks, NULL, &d.probation);
+	if (r < 0) {
+		log_err("%s", strerror(-r));
+		goto out;
+	}
+	probation_resume(d.probation);
 	r = update_round_start(&opts, &hooks, &round);
 	if (r < 0) {
 		log_err("cannot start a check: %s", strerror(-r));
 		goto out;
 	}
-	for (;;) {
-		int64_t now = now_boottime_ms(), deadline = update_round_deadline(round);
+	/* The round, then every probation it started (SPEC section 15: --once waits for them). */
+	while (round || probation_active(d.probation) || update_background_busy()) {
+		int64_t now = now_boottime_ms(), deadline = probation_deadline(d.probation);
 		struct timeval tv, *tvp = NULL;
 		fd_set rfds;
 		int maxfd = sigfd;
+
+		if (round)
+			deadline = min64(deadline, update_round_deadline(round));
 
 		if (deadline != INT64_MAX) {
 			int64_t wait = deadline > now ? deadline - now : 0;
@@ -1262,7 +1369,10 @@ static int cmd_once(const char *file)
 		}
 		FD_ZERO(&rfds);
 		FD_SET(sigfd, &rfds);
-		update_round_fill_fds(round, &rfds, &maxfd);
+		if (round)
+			update_round_fill_fds(round, &rfds, &maxfd);
+		probation_fill_fds(d.probation, &rfds, &maxfd);
+		update_background_fill_fds(&rfds, &maxfd);
 		if (select(maxfd + 1, &rfds, NULL, NULL, tvp) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1270,24 +1380,37 @@ static int cmd_once(const char *file)
 			goto out;
 		}
 		if (FD_ISSET(sigfd, &rfds) && (read_signals(sigfd) & ((1u << SIGTERM) | (1u << SIGINT)))) {
-			log_info("stopping: cancelling the check");
+			log_info(round ? "stopping: cancelling the check" : "stopping: probation resumes at the next start");
 			goto out;
 		}
-		if (update_round_process(round, &rfds, now_boottime_ms()) > 0)
-			break;
-	}
-	{
-		bool failed = update_round_failed(round);
-		const char *summary = update_round_summary(round);
+		now = now_boottime_ms();
+		if (round && update_round_process(round, &rfds, now) > 0) {
+			const char *summary = update_round_summary(round);
 
-		log_msg(failed ? LOG_WARNING : LOG_INFO, "check: %s", summary ? summary : failed ? "failed" : "done");
-		r = state_set_last_check(config->state_dir, (int64_t)time(NULL));
-		if (r < 0)
-			log_warn("'%s': cannot record the time of the last check: %s", config->state_dir,
-			         strerror(-r));
-		ret = failed ? 1 : 0;
+			round_failed = update_round_failed(round);
+			log_msg(round_failed ? LOG_WARNING : LOG_INFO, "check: %s",
+			        summary ? summary : round_failed ? "failed" : "done");
+			r = state_set_last_check(config->state_dir, (int64_t)time(NULL));
+			if (r < 0)
+				log_warn("'%s': cannot record the time of the last check: %s", config->state_dir,
+				         strerror(-r));
+			update_round_free(round);
+			round = NULL;
+			if (probation_active(d.probation))
+				log_info("waiting for probation to end");
+		}
+		probation_process(d.probation, &rfds, now);
+		update_background_process(&rfds);
+	}
+	ret = round_failed ? 1 : 0;
+	if (probation_rollbacks(d.probation) > 0) {
+		log_warn("%zu automatic rollback%s: exiting 1", probation_rollbacks(d.probation),
+		         probation_rollbacks(d.probation) == 1 ? "" : "s");
+		ret = 1;
 	}
 out:
+	probation_set_free(d.probation);
+	update_background_free();
 	if (round)
 		update_round_free(round);
 	if (sigfd >= 0)

@@ -95,6 +95,7 @@ struct runner {
 	size_t err_logged;
 	bool err_truncated_line;
 	bool err_dropped;
+	char last_line[RUNNER_LAST_LINE_MAX]; /* the last non-empty stderr line, for runner_result() */
 
 	uint8_t buf[RUNNER_READ_CHUNK];
 };
@@ -552,6 +553,12 @@ static void stderr_end_line(struct runner *r)
 	}
 	r->line[r->line_len] = '\0';
 	sanitize(r->line, r->line_len);
+	if (r->line_len > 0) {
+		size_t n = r->line_len < sizeof(r->last_line) - 1 ? r->line_len : sizeof(r->last_line) - 1;
+
+		memcpy(r->last_line, r->line, n);
+		r->last_line[n] = '\0';
+	}
 	log_warn("%s: %s%s", r->log_name, r->line, r->err_truncated_line ? " [truncated]" : "");
 	r->err_logged += cost > RUNNER_STDERR_MAX ? RUNNER_STDERR_MAX : cost;
 	r->line_len = 0;
@@ -715,6 +722,7 @@ void runner_result(const struct runner *r, struct runner_result *ret)
 	memset(ret, 0, sizeof(*ret));
 	ret->output_bytes = r->output_bytes;
 	ret->timeout_ms = r->timeout_ms;
+	memcpy(ret->last_stderr, r->last_line, sizeof(ret->last_stderr));
 	if (r->aborted) {
 		ret->status = RUNNER_ABORTED;
 		ret->abort_error = r->abort_error;

@@ -31,6 +31,7 @@
 
 #define RUNNER_STDERR_MAX 4096
 #define RUNNER_KILL_GRACE_MS 5000
+#define RUNNER_LAST_LINE_MAX 256
 
 struct runner;
 
@@ -65,6 +66,7 @@ struct runner_result {
 	int abort_error; /* the negative errno the callback returned */
 	uint64_t output_bytes;
 	uint64_t timeout_ms; /* the spec's, for runner_describe() */
+	char last_stderr[RUNNER_LAST_LINE_MAX]; /* its last non-empty line that was logged (cut), "" none */
 };
 
 /*

@@ -372,6 +372,10 @@ static int apply_line(struct target_state *st, const char *key, const char *valu
 		return 0;
 	} else if (strcmp(key, "updated_at") == 0) {
 		return parse_i64(value, &st->updated_at) < 0 ? -EBADMSG : 0;
+	} else if (strcmp(key, "probation_until") == 0) {
+		if (parse_i64(value, &st->probation_until) < 0 || st->probation_until < 0)
+			return -EBADMSG;
+		return 0;
 	} else {
 		return 0;
 	}
@@ -473,6 +477,8 @@ int state_save_target(const char *state_dir, const char *name, const struct targ
 	        st->updates, st->rollbacks_manual, st->rollbacks_health);
 	fprintf(f, "check_failures=%" PRIu64 "\ndownload_bytes=%" PRIu64 "\nlast_success=%" PRId64 "\n",
 	        st->check_failures, st->download_bytes, st->last_success);
+	if (st->probation_until > 0)
+		fprintf(f, "probation_until=%" PRId64 "\n", st->probation_until);
 	if (fclose(f) != 0) {
 		free(buf);
 		return -ENOMEM;

@@ -13,7 +13,8 @@
  *                           not installed yet, SPEC 16); the counters of the
  *                           metrics (updates, rollbacks_manual,
  *                           rollbacks_health, check_failures,
- *                           download_bytes, last_success)
+ *                           download_bytes, last_success);
+ *                           probation_until (while on probation)
  *     held/NAME             exists while NAME is held (updaterctl hold;
  *                           the directory is made at the first hold)
  *     cache/NAME/           HOME and UPDATER_CACHE of the scripts for NAME,
@@ -79,6 +80,12 @@ struct target_state {
 	uint64_t check_failures;
 	uint64_t download_bytes;
 	int64_t last_success; /* Unix seconds of the last check of it that did not fail, -1 never */
+	/*
+	 * On probation (SPEC section 15): the wall-clock deadline, Unix
+	 * seconds, by which the installed version must prove healthy, else it
+	 * is rolled back. 0 when not on probation.
+	 */
+	int64_t probation_until;
 };
 
 /* Forget ST's partial download (the file itself is the caller's to delete). */

@@ -200,7 +200,17 @@ int status_render_json(const struct status_view *st, char **ret_json, size_t *re
 		}
 		sb_puts(&b, ",\"last_error\":");
 		sb_json_string_or_null(&b, t->last_error);
-		sb_puts(&b, "}");
+		sb_puts(&b, ",\"probation_until\":");
+		sb_json_time(&b, t->probation_until > 0 ? t->probation_until : -1);
+		sb_puts(&b, ",\"quarantined\":");
+		sb_json_string_or_null(&b, t->quarantined);
+		sb_puts(&b, ",\"stale\":[");
+		for (size_t j = 0; j < t->n_stale_procs; j++) {
+			sb_printf(&b, "%s{\"pid\":%d,\"comm\":", j ? "," : "", (int)t->stale_procs[j].pid);
+			sb_json_string(&b, t->stale_procs[j].comm);
+			sb_puts(&b, "}");
+		}
+		sb_puts(&b, "]}");
 	}
 	sb_puts(&b, "]}");
 	if (b.oom) {

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stale.h"
+
 struct status_target {
 	const char *name;
 	const char *path;
@@ -32,6 +34,10 @@ struct status_target {
 	uint64_t updates, rollbacks_manual, rollbacks_health, check_failures, download_bytes;
 	int64_t last_success; /* < 0: no sample */
 	size_t stale;         /* processes running a replaced image of its path */
+	int64_t probation_until; /* Unix seconds; <= 0: null (not on probation) */
+	const char *quarantined; /* the version held back (it and older ones), NULL: null */
+	const struct stale_proc *stale_procs; /* the first of them (at most STALE_MAX), for "stale" */
+	size_t n_stale_procs;
 };
 
 struct status_view {

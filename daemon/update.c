@@ -16,6 +16,7 @@
 #include "runner.h"
 #include "state.h"
 #include "update.h"
+#include "updater-protocol.h"
 
 /* SPEC section 6: a check printing more than this has failed. */
 #define CHECK_OUTPUT_MAX (64 * 1024)
@@ -419,6 +420,14 @@ static void begin_target(struct update_round *round)
 	if (r == -EBADMSG)
 		log_warn("%s: its state file in '%s/targets' is damaged; starting afresh",
 		         round->target->name, config->state_dir);
+	/* probation.c owns a target on probation until it is healthy or rolled back. */
+	if (round->state.probation_until > 0) {
+		log_info("%s: %s is on probation; not checked this round", round->target->name,
+		         round->state.version ? round->state.version : "unknown");
+		summary_add(round, "%s on probation", round->target->name);
+		target_finish(round);
+		return;
+	}
 	if (target_sha256_known(round->target->path, round->current_sha256)) {
 		start_check(round);
 		return;
@@ -952,6 +961,8 @@ static void commit(struct update_round *round)
 	free(st->rolled_back_from);
 	st->rolled_back_from = NULL;
 	st->updated_at = (int64_t)time(NULL);
+	/* On probation from now on (SPEC section 15): the deadline goes to disk with the swap. */
+	st->probation_until = t->health.command ? st->updated_at + (int64_t)t->health.timeout_sec : 0;
 	free(st->last_error);
 	st->last_error = NULL;
 	pending_clear(st);
@@ -1329,7 +1340,8 @@ void update_background_free(void)
 }
 
 int update_rollback(const struct update_opts *opts, const struct update_hooks *hooks,
-                    const char *name, char **ret_version, char *err, size_t err_size)
+                    const char *name, const struct update_rollback_why *why, char **ret_version,
+                    char *err, size_t err_size)
 {
 	const struct config *config = opts->config;
 	const struct target_config *t = config_find_target(config, name);
@@ -1368,14 +1380,18 @@ int update_rollback(const struct update_opts *opts, const struct update_hooks *h
 	/* Not to be installed again by the next check (a newer release is). */
 	free(st.rolled_back_from);
 	st.rolled_back_from = tmp ? strdup(tmp) : NULL;
-	st.rollbacks_manual++;
+	if (why && why->reason && strcmp(why->reason, UPDATER_ROLLBACK_HEALTH) == 0)
+		st.rollbacks_health++;
+	else
+		st.rollbacks_manual++;
 	memcpy(res.old_sha256_hex, st.sha256_hex, 65);
 	memcpy(st.previous_sha256_hex, st.sha256_hex, 65);
 	memcpy(st.sha256_hex, sha, 65);
 	st.file_id[0] = '\0';
 	st.updated_at = (int64_t)time(NULL);
+	st.probation_until = 0;
 	free(st.last_error);
-	st.last_error = NULL;
+	st.last_error = why && why->last_error ? strdup(why->last_error) : NULL;
 	r = state_save_target(config->state_dir, t->name, &st);
 	if (r < 0)
 		log_err("%s: rolled back, but its state could not be written in '%s': %s", t->name,
@@ -1384,7 +1400,8 @@ int update_rollback(const struct update_opts *opts, const struct update_hooks *h
 	log_notice("rolled %s back to %s ('%s')", t->name, st.version ? st.version : "unknown",
 	           t->path);
 	if (hooks && hooks->on_rolled_back)
-		hooks->on_rolled_back(hooks->ctx, t, st.version ? st.version : "unknown", &res);
+		hooks->on_rolled_back(hooks->ctx, t, st.version ? st.version : "unknown",
+		                      why && why->reason ? why->reason : UPDATER_ROLLBACK_MANUAL, &res);
 	*ret_version = strdup(st.version ? st.version : "unknown");
 	target_state_clear(&st);
 	return *ret_version ? 0 : -ENOMEM;

@@ -41,9 +41,9 @@ struct update_hooks {
 	/* After a swap of TARGET to VERSION; RES names the replaced file. */
 	void (*on_swapped)(void *ctx, const struct target_config *target, const char *version,
 	                   const struct swap_result *res);
-	/* After a rollback, likewise. */
+	/* After a rollback to VERSION, likewise; REASON is UPDATER_ROLLBACK_MANUAL or _HEALTH. */
 	void (*on_rolled_back)(void *ctx, const struct target_config *target, const char *version,
-	                       const struct swap_result *res);
+	                       const char *reason, const struct swap_result *res);
 	/*
 	 * Inhibitors (SPEC 16) held now on TARGET or on every target: how many,
 	 * since when the oldest is held (Unix ms) and its reason (NULL: none
@@ -73,6 +73,12 @@ bool update_round_failed(const struct update_round *round);
 const char *update_round_summary(const struct update_round *round);
 void update_round_free(struct update_round *round);
 
+/* Why a rollback happens: what the notification and the state say. */
+struct update_rollback_why {
+	const char *reason;     /* UPDATER_ROLLBACK_MANUAL (also when WHY is NULL) or UPDATER_ROLLBACK_HEALTH */
+	const char *last_error; /* recorded as the target's last_error; NULL: cleared */
+};
+
 /*
  * When a version this round found may go in by itself (a rollout turn, a
  * window opening, max_inhibit running out): Unix ms of the earliest, or -1.
@@ -82,13 +88,17 @@ int64_t update_round_wake_ms(const struct update_round *round);
 
 /*
  * Roll TARGET back to its previous file (synchronously: renames only), update
- * the state and call hooks->on_rolled_back; the restored file is hashed in
- * the background (update_background_*). Returns 0 and the version now
- * installed in *ret_version (malloc'd, "unknown" when not recorded), or a
- * negative errno with a sentence in ERR.
+ * the state and call hooks->on_rolled_back. The version rolled back from is
+ * held back, it and every older one, until a newer release (rolled_back_from:
+ * the quarantine of SPEC section 15, for both kinds of rollback), and
+ * probation ends; the restored file is hashed in the background
+ * (update_background_*). WHY may be NULL (a manual rollback). Returns 0 and
+ * the version now installed in *ret_version (malloc'd, "unknown" when not
+ * recorded), or a negative errno with a sentence in ERR.
  */
 int update_rollback(const struct update_opts *opts, const struct update_hooks *hooks,
-                    const char *target, char **ret_version, char *err, size_t err_size);
+                    const char *target, const struct update_rollback_why *why, char **ret_version,
+                    char *err, size_t err_size);
 
 /*
  * Work that outlives a request: after a rollback the restored file is hashed

@@ -22,11 +22,13 @@ END_TEST
 
 START_TEST(test_status_with_targets)
 {
+	static const struct stale_proc stale[2] = { { .pid = 12, .comm = "b" }, { .pid = 345, .comm = "b\"x" } };
 	struct status_target t[2] = {
 		{ .name = "hello", .path = "/usr/local/bin/hello", .version = "1.4.2", .sha256 = "ab",
 		  .updated_at = 1700000000, .last_error = NULL, .held = true, .pending_version = "1.5",
 		  .pending_at = 1700003600, .pending_why = "rollout: later" },
-		{ .name = "b", .path = "/b", .version = NULL, .sha256 = "", .updated_at = -1, .last_error = "boom" },
+		{ .name = "b", .path = "/b", .version = NULL, .sha256 = "", .updated_at = -1, .last_error = "boom",
+		  .probation_until = 1700000060, .quarantined = "2.0", .stale_procs = stale, .n_stale_procs = 2 },
 	};
 	struct status_view st = {
 		.version = "0.1.0", .state = "downloading", .last_check = 1700000001, .last_result = "no update",
@@ -43,9 +45,11 @@ START_TEST(test_status_with_targets)
 	                 "\"requests\":{\"received\":10000,\"coalesced\":9998,\"rejected\":3},\"targets\":["
 	                 "{\"name\":\"hello\",\"path\":\"/usr/local/bin/hello\",\"version\":\"1.4.2\",\"sha256\":\"ab\","
 	                 "\"updated_at\":1700000000,\"held\":true,"
-	                 "\"pending\":{\"version\":\"1.5\",\"at\":1700003600,\"why\":\"rollout: later\"},\"last_error\":null},"
+	                 "\"pending\":{\"version\":\"1.5\",\"at\":1700003600,\"why\":\"rollout: later\"},\"last_error\":null,"
+	                 "\"probation_until\":null,\"quarantined\":null,\"stale\":[]},"
 	                 "{\"name\":\"b\",\"path\":\"/b\",\"version\":null,\"sha256\":null,\"updated_at\":null,"
-	                 "\"held\":false,\"pending\":null,\"last_error\":\"boom\"}]}");
+	                 "\"held\":false,\"pending\":null,\"last_error\":\"boom\",\"probation_until\":1700000060,"
+	                 "\"quarantined\":\"2.0\",\"stale\":[{\"pid\":12,\"comm\":\"b\"},{\"pid\":345,\"comm\":\"b\\\"x\"}]}]}");
 	free(json);
 }
 END_TEST
@@ -65,8 +69,8 @@ static char *status_with_error(const char *error)
 	start = strstr(json, "\"last_error\":\"");
 	ck_assert_ptr_nonnull(start);
 	start += strlen("\"last_error\":\"");
-	end = json + len - strlen("\"}]}");
-	ck_assert_str_eq(end, "\"}]}");
+	end = strstr(start, "\",\"probation_until\":null,");
+	ck_assert_ptr_nonnull(end);
 	ret = strndup(start, (size_t)(end - start));
 	free(json);
 	return ret;

@@ -452,8 +452,70 @@ static bool is_check_answer(const char *reply)
 	       has_prefix(reply, UPDATER_REPLY_DEFERRED);
 }
 
+/*
+ * check --wait follows each target the round updated through its probation
+ * (SPEC section 15): an "updated" notification is answered later by
+ * "healthy" or "rolledback" for the same target.
+ */
+#define PENDING_MAX 64
+
+struct pending {
+	char names[PENDING_MAX][72];
+	size_t n;
+	bool health_rollback;
+};
+
+/* The TARGET word of a notification after PREFIX, into NAME. */
+static void note_target(const char *note, const char *prefix, char *name, size_t size)
+{
+	const char *p = note + strlen(prefix);
+	size_t len = strcspn(p, " ");
+
+	if (len >= size)
+		len = size - 1;
+	memcpy(name, p, len);
+	name[len] = '\0';
+}
+
+static void pending_note(struct pending *pd, const char *note)
+{
+	char name[72];
+	size_t i;
+
+	if (has_prefix(note, UPDATER_NOTE_UPDATED)) {
+		note_target(note, UPDATER_NOTE_UPDATED, name, sizeof(name));
+		for (i = 0; i < pd->n && strcmp(pd->names[i], name) != 0; i++)
+			;
+		if (i == pd->n && pd->n < PENDING_MAX)
+			snprintf(pd->names[pd->n++], sizeof(pd->names[0]), "%s", name);
+		return;
+	}
+	if (has_prefix(note, UPDATER_NOTE_HEALTHY))
+		note_target(note, UPDATER_NOTE_HEALTHY, name, sizeof(name));
+	else if (has_prefix(note, UPDATER_NOTE_ROLLEDBACK))
+		note_target(note, UPDATER_NOTE_ROLLEDBACK, name, sizeof(name));
+	else
+		return;
+	for (i = 0; i < pd->n; i++) {
+		if (strcmp(pd->names[i], name) == 0) {
+			memmove(pd->names[i], pd->names[i + 1], (pd->n - i - 1) * sizeof(pd->names[0]));
+			pd->n--;
+			break;
+		}
+	}
+	/* "rolledback TARGET VERSION health": the update failed its gate. */
+	if (has_prefix(note, UPDATER_NOTE_ROLLEDBACK)) {
+		const char *reason = strrchr(note, ' ');
+
+		if (reason && strcmp(reason + 1, UPDATER_ROLLBACK_HEALTH) == 0)
+			pd->health_rollback = true;
+	}
+}
+
 static int cmd_check(int fd, bool wait, double wait_sec, const sigset_t *waitmask)
 {
+	struct pending pd = { .n = 0 };
+	bool round_over = false;
 	char *buf = malloc(DGRAM_MAX);
 	int64_t deadline, reply_deadline = now_ms() + REPLY_TIMEOUT_MS;
 	int checks_to_see, ret = EXIT_FAILED, ev = -1;
@@ -486,7 +548,11 @@ static int cmd_check(int fd, bool wait, double wait_sec, const sigset_t *waitmas
 		ssize_t n = ctl_recv(ev, buf, DGRAM_MAX, deadline, waitmask, false);
 
 		if (n == -ETIMEDOUT) {
-			warnx_("the check did not end within %g s", wait_sec);
+			if (round_over)
+				warnx_("probation of %s did not end within %g s", pd.names[0], wait_sec);
+			else
+				warnx_("the check did not end within %g s", wait_sec);
+			ret = EXIT_FAILED;
 			break;
 		}
 		if (n == -EINTR)
@@ -503,20 +569,27 @@ static int cmd_check(int fd, bool wait, double wait_sec, const sigset_t *waitmas
 			ret = fail_reply("events", buf);
 			break;
 		}
-		if (updater_proto_is_change(buf)) {
+		if (updater_proto_is_change(buf) || has_prefix(buf, UPDATER_NOTE_HEALTHY)) {
 			print_safe(stdout, buf);
 			(void)flush_stdout();
-			continue;
+			pending_note(&pd, buf);
+		} else if (!round_over && has_prefix(buf, UPDATER_NOTE_CHECKED) && --checks_to_see == 0) {
+			/* The end of a round: ok or failed is for the exit code, the summary for people. */
+			round_over = true;
+			summary = strchr(buf + strlen(UPDATER_NOTE_CHECKED), ' ');
+			print_safe(stdout, summary ? summary + 1 : buf + strlen(UPDATER_NOTE_CHECKED));
+			ret = has_prefix(buf, UPDATER_NOTE_CHECKED_OK) ? 0 : EXIT_FAILED;
+			if (flush_stdout() < 0)
+				ret = EXIT_FAILED;
 		}
-		if (!has_prefix(buf, UPDATER_NOTE_CHECKED) || --checks_to_see > 0)
-			continue;
-		/* The end of a round: ok or failed is for the exit code, the summary for people. */
-		summary = strchr(buf + strlen(UPDATER_NOTE_CHECKED), ' ');
-		print_safe(stdout, summary ? summary + 1 : buf + strlen(UPDATER_NOTE_CHECKED));
-		ret = has_prefix(buf, UPDATER_NOTE_CHECKED_OK) ? 0 : EXIT_FAILED;
-		if (flush_stdout() < 0)
-			ret = EXIT_FAILED;
-		break;
+		/* Then every update it made through its probation. */
+		if (round_over && pd.n == 0) {
+			if (pd.health_rollback) {
+				warnx_("an update failed its health check and was rolled back");
+				ret = EXIT_FAILED;
+			}
+			break;
+		}
 	}
 out:
 	if (ev >= 0)
@@ -821,6 +894,22 @@ static void jtime(const struct jv *v, char *buf, size_t size)
 		snprintf(buf, size, "%lld", (long long)t);
 }
 
+/* "stale: pid 123 (hello), pid 456 (hello)": processes still running a replaced file. */
+static void print_stale(const struct jv *stale, int indent)
+{
+	char pid[32], comm[64];
+
+	if (!stale || stale->type != J_ARR || stale->n == 0)
+		return;
+	printf("%-*s  still running the replaced file:", indent, "");
+	for (size_t i = 0; i < stale->n; i++) {
+		jtext(jget(&stale->items[i], "pid"), pid, sizeof(pid));
+		jtext(jget(&stale->items[i], "comm"), comm, sizeof(comm));
+		printf("%s pid %s (%s)", i ? "," : "", pid, comm);
+	}
+	printf("\n");
+}
+
 static int print_status_table(const char *json)
 {
 	char a[512], b[512], c[512];
@@ -883,6 +972,15 @@ static int print_status_table(const char *json)
 				       strcmp(c, "-") && strcmp(c, "never") ? " at " : "",
 				       strcmp(c, "-") && strcmp(c, "never") ? c : "", d);
 			}
+			if (jget(t, "probation_until") && jget(t, "probation_until")->type == J_NUM) {
+				jtime(jget(t, "probation_until"), d, sizeof(d));
+				printf("%-*s  on probation until %s\n", (int)w_name, "", d);
+			}
+			jtext(jget(t, "quarantined"), d, sizeof(d));
+			if (strcmp(d, "-") != 0)
+				printf("%-*s  quarantined: %s and older versions (until a newer release)\n", (int)w_name,
+				       "", d);
+			print_stale(jget(t, "stale"), (int)w_name);
 		}
 	}
 	jv_free(&root);

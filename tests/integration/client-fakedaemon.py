@@ -9,7 +9,7 @@ each, to every connection to events.sock beside SOCKET.
 
 MODE:
   normal   check -> "queued"; 0.3 s later subscribers get
-           "updated hello 2.0" and "checked ok updated hello to 2.0"
+           "updated hello 2.0", "healthy hello 2.0" and "checked ok updated hello to 2.0"
   running  check -> "running"; subscribers get "checked ok earlier round",
            then "checked failed failed: hello: download failed"
   failing  check -> "deferred 1"; subscribers get "checked failed failed: hello: bad signature"
@@ -124,6 +124,8 @@ def main(argv):
             if mode in ("normal", "spoof"):
                 reply = "queued"
                 timers.append((now + 0.3, "updated hello 2.0"))
+                # No health command: healthy at once (SPEC section 15).
+                timers.append((now + 0.31, "healthy hello 2.0"))
                 timers.append((now + 0.35, "checked ok updated hello to 2.0"))
             elif mode == "running":
                 reply = "running"

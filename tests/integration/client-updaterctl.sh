@@ -90,7 +90,7 @@ sleep 0.5
 : >"$TEST_TMP/fake.log"
 ctl --socket "$sock" check --wait 10
 expect_rc 0 check --wait
-assert_eq "$OUT" $'queued\nupdated hello 2.0\nupdated hello to 2.0' "check --wait output"
+assert_eq "$OUT" $'queued\nupdated hello 2.0\nhealthy hello 2.0\nupdated hello to 2.0' "check --wait output"
 # Subscribed (connected to events.sock) before asking, the connection closed at the end.
 wait_until 5 grep -q disconnect "$TEST_TMP/fake.log" || fail "check --wait did not close its connection"
 assert_eq "$(sed -e 's/^uid=[0-9]* len=[0-9]* //' -e 's/^uid=[0-9]* //' "$TEST_TMP/fake.log" | tr '\n' ' ')" \
@@ -155,7 +155,7 @@ kill -TERM "$watch_pid"
 rc=0
 wait "$watch_pid" || rc=$?
 assert_eq "$rc" 0 "watch exits 0 on SIGTERM"
-assert_eq "$(cat "$TEST_TMP/watch.out")" $'updated hello 2.0\nchecked ok updated hello to 2.0' "watch output"
+assert_eq "$(cat "$TEST_TMP/watch.out")" $'updated hello 2.0\nhealthy hello 2.0\nchecked ok updated hello to 2.0' "watch output"
 wait_until 5 grep -q disconnect "$TEST_TMP/fake.log" || fail "watch did not close its connection"
 
 # --- rollback ---

@@ -26,8 +26,10 @@ assert now <= s["next_check"] <= now + 600 + 5, (now, s["next_check"])
 assert s["requests"] == {"received": 1, "coalesced": 0, "rejected": 0}, s["requests"]
 assert len(s["targets"]) == 1
 t = s["targets"][0]
-assert set(t) == {"name", "path", "version", "sha256", "updated_at", "last_error", "held", "pending"}, sorted(t)
+assert set(t) == {"name", "path", "version", "sha256", "updated_at", "last_error", "held", "pending",
+                  "probation_until", "quarantined", "stale"}, sorted(t)
 assert t["held"] is False and t["pending"] is None, t
+assert t["probation_until"] is None and t["quarantined"] is None and t["stale"] == [], t
 assert t["name"] == "hello" and t["path"] == sys.argv[2], t
 for k in ("version", "sha256", "updated_at"):
     assert t[k] is None or isinstance(t[k], (str, int)), (k, t[k])

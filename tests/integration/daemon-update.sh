@@ -76,7 +76,7 @@ track_pid $old3
 reply=$(request "rollback hello")
 assert_eq "$reply" "ok 2.0" "rollback reply"
 cmp -s "$TEST_TMP/bin/hello" "$REPO/hello-2.0" || fail "rollback did not put 2.0 back"
-wait_until 10 grep -q '^rolledback hello 2.0$' "$TEST_TMP/sub.out" || fail "no 'rolledback' notification: $(cat "$TEST_TMP/sub.out")"
+wait_until 10 grep -q '^rolledback hello 2.0 manual$' "$TEST_TMP/sub.out" || fail "no 'rolledback' notification: $(cat "$TEST_TMP/sub.out")"
 wait $old3
 assert_eq "$?" $((128 + 12)) "exit status of the process running 3.0 after the rollback"
 assert_eq "$(status_get 's["targets"][0]["version"]')" 2.0 "version after rollback"

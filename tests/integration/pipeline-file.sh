@@ -73,7 +73,7 @@ assert_eq "$(dgram "$SOCK" "rollback hello" --reply)" "ok 1.0" "rollback reply"
 cmp -s "$TARGET" "$REL/hello-1.0" || fail "rollback did not restore 1.0's bytes"
 cmp -s "$BIN/.hello.updater-prev" "$REL/hello-2.0" || fail "after the rollback, -prev does not hold 2.0"
 assert_eq "$(stat -c '%a %U:%G' "$TARGET")" "$mode_before" "mode and owner after the rollback"
-wait_until 10 grep -qx 'rolledback hello 1.0' "$TEST_TMP/sub2.out" || fail "no 'rolledback hello 1.0': $(cat "$TEST_TMP/sub2.out")"
+wait_until 10 grep -qx 'rolledback hello 1.0 manual' "$TEST_TMP/sub2.out" || fail "no 'rolledback hello 1.0 manual': $(cat "$TEST_TMP/sub2.out")"
 assert_eq "$(pl_version)" 1.0 "status version after the rollback"
 pl_no_staging "after the rollback"
 pl_stop
