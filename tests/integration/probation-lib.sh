@@ -90,21 +90,24 @@ answers() {
 	[[ $(answer) == "hello $1 pid "* ]]
 }
 
-# subscribe OUT: a subscriber writing "SECONDS NOTIFICATION" lines to OUT
-# (SECONDS: CLOCK_MONOTONIC); waits until it is subscribed.
+# subscribe OUT: a subscriber (a connection to events.sock) writing
+# "SECONDS NOTIFICATION" lines to OUT (SECONDS: CLOCK_MONOTONIC); waits
+# until it is connected.
 subscribe() {
-	$PY - "$SOCK" "$1" <<'PYEOF' &
+	$PY - "$(dirname "$SOCK")/events.sock" "$1" <<'PYEOF' &
 import socket, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind("")
-s.sendto(b"subscribe", sys.argv[1])
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
 out = open(sys.argv[2], "w", buffering=1)
+out.write("%.3f connected\n" % time.monotonic())
 while True:
     m = s.recv(4096).decode()  # first, then the time it arrived
+    if not m:
+        break
     out.write("%.3f %s\n" % (time.monotonic(), m))
 PYEOF
 	track_pid $!
-	wait_until 5 grep -q ' ok$' "$1" || fail "subscribe failed: $(cat "$1")"
+	wait_until 5 grep -q ' connected$' "$1" || fail "cannot connect to events.sock: $(cat "$1")"
 }
 
 # note_time OUT REGEX: the time of the first notification matching REGEX.
