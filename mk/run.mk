@@ -29,6 +29,7 @@ RUN_TESTS = \
 	tests/integration/run-allsignals.sh \
 	tests/integration/run-rewrite.sh \
 	tests/integration/run-jobcontrol.sh \
+	tests/integration/run-cgroup.sh \
 	tests/integration/run-listen.sh \
 	tests/integration/run-update.sh \
 	tests/integration/run-notify.sh \
@@ -42,4 +43,5 @@ EXTRA_DIST += $(RUN_TESTS) \
 	tests/integration/run-server.py \
 	tests/integration/run-load.py \
 	tests/integration/run-recorder.py \
-	bench/restart.sh
+	bench/restart.sh \
+	bench/restarter.c

@@ -503,7 +503,7 @@ static void reset_reserved_signal(int sig)
 static void __attribute__((noreturn)) child_exec(struct run *r, int errfd)
 {
 	size_t n = r->o.n_listens, i;
-	int top = 3 + (int)n, e, sig;
+	int top = 3 + (int)n, e, sig, escaped = -1;
 	struct sigaction sa;
 
 	(void)setpgid(0, 0);
@@ -511,7 +511,11 @@ static void __attribute__((noreturn)) child_exec(struct run *r, int errfd)
 	 * can be taken from the background. */
 	if (r->take_tty)
 		(void)tcsetpgrp(STDIN_FILENO, getpid());
-	tree_child_enter(&r->tree);
+	/* Still in our cgroup: the parent must know the cgroup is no longer
+	 * the whole tree (a negative number on the pipe; exec errors are
+	 * positive). */
+	if (tree_child_enter(&r->tree) < 0)
+		(void)!write(errfd, &escaped, sizeof(escaped));
 	/* Should updater-run be killed outright (SIGKILL, the OOM killer),
 	 * PROGRAM goes with it rather than run on unsupervised. The check
 	 * after closes the race with a parent that died before the prctl. */
@@ -693,8 +697,9 @@ static void start_generation(struct run *r)
 		start_failed(r);
 		return;
 	}
-	pid = fork();
+	pid = tree_fork(&r->tree);
 	if (pid < 0) {
+		errno = -pid;
 		log_err("cannot start '%s': fork: %m", r->path);
 		(void)close(pipefd[0]);
 		(void)close(pipefd[1]);
@@ -713,9 +718,16 @@ static void start_generation(struct run *r)
 	r->pgid = pid;
 	r->phase = PHASE_RUNNING;
 
-	do
+	for (;;) {
 		n = read(pipefd[0], &e, sizeof(e));
-	while (n < 0 && errno == EINTR);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == (ssize_t)sizeof(e) && e < 0) {
+			tree_note_escaped(&r->tree);
+			continue;
+		}
+		break;
+	}
 	(void)close(pipefd[0]);
 	if (n == (ssize_t)sizeof(e)) {
 		r->exec_failed = true;
@@ -753,18 +765,18 @@ static void group_args(const struct run *r, int sig, pid_t *ret_pgid, bool *ret_
 	}
 }
 
-static int signal_tree(struct run *r, int sig)
+static int signal_tree(struct run *r, int sig, bool then_cont)
 {
 	pid_t pgid;
 	bool whole;
 
 	group_args(r, sig, &pgid, &whole);
-	return tree_kill(&r->tree, pgid, whole, sig);
+	return tree_kill(&r->tree, pgid, whole, sig, then_cont);
 }
 
 static void kill_tree(struct run *r)
 {
-	(void)signal_tree(r, SIGKILL);
+	(void)signal_tree(r, SIGKILL, false);
 	r->killed = true;
 	r->kill_at = run_now_ms() + REKILL_MS;
 }
@@ -784,10 +796,9 @@ static void begin_stop(struct run *r, enum next next)
 		log_debug("stopping the tree: no stop signal (--rewrite %s:0), SIGKILL after the grace",
 			  signal_to_string(r->o.stop_signal));
 	} else {
-		n = signal_tree(r, stop);
-		/* A stopped process would sit on the signal until the SIGKILL. */
-		if (stop != SIGKILL && stop != SIGCONT)
-			(void)signal_tree(r, SIGCONT);
+		/* SIGCONT after it, in the same pass: a stopped process would
+		 * sit on the signal until the SIGKILL. */
+		n = signal_tree(r, stop, true);
 		log_debug("stopping the tree with %s: %s%d process%s one by one",
 			  signal_to_string(stop), r->main_pid ? "PROGRAM's group, and " : "", n,
 			  n == 1 ? "" : "es");
@@ -1443,7 +1454,7 @@ int main(int argc, char *argv[])
 		if (loop(&r) < 0) {
 			/* Nobody would reap or stop the tree after us. */
 			r.exit_override = 1;
-			(void)tree_kill(&r.tree, r.main_pid, r.main_pid != 0, SIGKILL);
+			(void)tree_kill(&r.tree, r.main_pid, r.main_pid != 0, SIGKILL, false);
 		}
 		code = r.exit_override >= 0 ? r.exit_override : r.last_code >= 0 ? r.last_code : 0;
 	}

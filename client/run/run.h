@@ -95,10 +95,14 @@ void signal_unblock_all(void);
  * when updater-run has no child left, and killing "every descendant" means:
  *
  *   - as PID 1: kill(-1), which reaches every process of the namespace;
- *   - otherwise: PROGRAM's process group, the members of a cgroup of its own
- *     when cgroup v2 is writable (exact: cgroup.kill), and every process whose
- *     parent chain in /proc leads to updater-run (catches those that called
- *     setsid and left the group, when there is no cgroup).
+ *   - otherwise: PROGRAM's process group, and, when cgroup v2 is writable,
+ *     the members of a cgroup of the tree's own, which every start is born
+ *     in (clone3 with CLONE_INTO_CGROUP, or a move before exec where that is
+ *     refused): one read of cgroup.procs, one write of cgroup.kill for the
+ *     final SIGKILL, however many processes the machine runs;
+ *   - without a cgroup (or when a start could not enter it): every process
+ *     whose parent chain in /proc leads to updater-run (catches those that
+ *     called setsid and left the group).
  */
 struct tree {
 	pid_t self;
@@ -107,6 +111,11 @@ struct tree {
 	int cgroup_dir_fd;  /* our own cgroup, or -1 */
 	int cgroup_procs_fd; /* its cgroup.procs opened for writing, or -1 */
 	char *cgroup_path;
+	bool cgroup_exact;   /* every start entered the cgroup: it is the tree */
+	bool cgroup_has_kill; /* cgroup.kill (Linux 5.14) */
+	bool clone3_refused; /* clone3(CLONE_INTO_CGROUP) failed once: fork */
+	bool child_must_enter; /* set by tree_fork for the child: move yourself */
+	bool cgroup_killed;  /* cgroup.kill was written: renewed before a start */
 };
 
 /* Become PID 1 or a subreaper, check /proc, and (unless no_cgroup, or as
@@ -115,14 +124,23 @@ struct tree {
 int tree_init(struct tree *t, bool no_cgroup);
 /* Remove the cgroup (it must be empty: call once the tree is). */
 void tree_done(struct tree *t);
-/* In the child, before exec: move the calling process into the cgroup. */
-void tree_child_enter(const struct tree *t);
-/* Signal every descendant (see above). With signal_group, the group pgid is
- * signalled as a whole (atomically, forks included); its members are then
- * never signalled one by one, nor, without signal_group, are they signalled
- * at all (they already got one) - except by SIGKILL, which reaches every
- * process. Returns how many processes were signalled one by one. */
-int tree_kill(const struct tree *t, pid_t pgid, bool signal_group, int sig);
+/* fork() for a start of PROGRAM: the child is born in the cgroup when
+ * there is one (clone3, CLONE_INTO_CGROUP), else it must call
+ * tree_child_enter. 0 in the child, its PID in the parent, -errno. */
+pid_t tree_fork(struct tree *t);
+/* In the child, before exec (async-signal-safe): move into the cgroup if
+ * tree_fork could not start us there. -errno when that failed. */
+int tree_child_enter(const struct tree *t);
+/* A child reported that tree_child_enter failed: the cgroup no longer
+ * holds the whole tree, so kills walk /proc as well. */
+void tree_note_escaped(struct tree *t);
+/* Signal every descendant (see above), and then_cont: SIGCONT right after,
+ * in the same pass. With signal_group, the group pgid is signalled as a
+ * whole (atomically, forks included); its members are then never signalled
+ * one by one, nor, without signal_group, are they signalled at all (they
+ * already got one) - except by SIGKILL, which reaches every process.
+ * Returns how many processes were signalled one by one. */
+int tree_kill(struct tree *t, pid_t pgid, bool signal_group, int sig, bool then_cont);
 /* True while updater-run has a child, exited or not (does not reap). */
 bool tree_has_children(void);
 /* True when PID is a descendant of updater-run (walking /proc), or when that

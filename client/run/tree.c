@@ -9,6 +9,7 @@
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -172,19 +173,19 @@ static int cgroup_create(struct tree *t)
 		r = -errno;
 		goto fail_rmdir;
 	}
-	/* cgroup.kill (Linux 5.14) is what makes the kill exact. */
-	if (faccessat(dirfd, "cgroup.kill", W_OK, 0) < 0) {
-		r = -errno;
-		goto fail_rmdir;
-	}
 	procs = openat(dirfd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
 	if (procs < 0) {
 		r = -errno;
 		goto fail_rmdir;
 	}
+	/* cgroup.kill (Linux 5.14) makes the final kill one write; without
+	 * it, the members are killed one by one (and again, until none is
+	 * left). */
+	t->cgroup_has_kill = faccessat(dirfd, "cgroup.kill", W_OK, 0) == 0;
 	t->cgroup_dir_fd = dirfd;
 	t->cgroup_procs_fd = procs;
 	t->cgroup_path = path;
+	t->cgroup_exact = true;
 	free(parent);
 	return 0;
 
@@ -209,6 +210,11 @@ int tree_init(struct tree *t, bool no_cgroup)
 	t->cgroup_dir_fd = -1;
 	t->cgroup_procs_fd = -1;
 	t->cgroup_path = NULL;
+	t->cgroup_exact = false;
+	t->cgroup_has_kill = false;
+	t->clone3_refused = false;
+	t->child_must_enter = false;
+	t->cgroup_killed = false;
 
 	/* /proc may belong to another PID namespace (unshare --pid without
 	 * --mount-proc): a walk would then follow the wrong parents. */
@@ -245,12 +251,105 @@ void tree_done(struct tree *t)
 	t->cgroup_path = NULL;
 }
 
-void tree_child_enter(const struct tree *t)
+/* clone3()'s arguments as of Linux 5.7, spelled here so as not to depend on
+ * the kernel headers' struct clone_args (and their clash with <sched.h>). */
+struct clone3_args {
+	uint64_t flags;
+	uint64_t pidfd;
+	uint64_t child_tid;
+	uint64_t parent_tid;
+	uint64_t exit_signal;
+	uint64_t stack;
+	uint64_t stack_size;
+	uint64_t tls;
+	uint64_t set_tid;
+	uint64_t set_tid_size;
+	uint64_t cgroup;
+};
+#define RUN_CLONE_INTO_CGROUP 0x200000000ULL
+
+/* A new cgroup in place of one that was killed (the tree is empty now). A
+ * cgroup once killed through cgroup.kill kills every process later born in
+ * it with CLONE_INTO_CGROUP (Linux 6.18 does; moved processes survive), so
+ * the next generation gets a fresh one. False when none could be made: the
+ * old one stays, entered the slow way. */
+static bool cgroup_renew(struct tree *t)
 {
-	/* Async-signal-safe: runs between fork and exec. Failing leaves the
-	 * process in our cgroup, where the /proc walk still finds it. */
-	if (t->cgroup_procs_fd >= 0)
-		(void)!write(t->cgroup_procs_fd, "0", 1);
+	int old_dir = t->cgroup_dir_fd, old_procs = t->cgroup_procs_fd;
+	char *old_path = t->cgroup_path;
+	bool old_has_kill = t->cgroup_has_kill, old_exact = t->cgroup_exact;
+
+	t->cgroup_dir_fd = t->cgroup_procs_fd = -1;
+	t->cgroup_path = NULL;
+	if (cgroup_create(t) < 0) {
+		t->cgroup_dir_fd = old_dir;
+		t->cgroup_procs_fd = old_procs;
+		t->cgroup_path = old_path;
+		t->cgroup_has_kill = old_has_kill;
+		t->cgroup_exact = old_exact;
+		return false;
+	}
+	t->cgroup_exact = old_exact;
+	t->cgroup_killed = false;
+	(void)close(old_procs);
+	(void)close(old_dir);
+	if (rmdir(old_path) < 0)
+		log_debug("cannot remove cgroup '%s': %m", old_path);
+	log_debug("the tree runs in cgroup '%s' now", t->cgroup_path);
+	free(old_path);
+	return true;
+}
+
+pid_t tree_fork(struct tree *t)
+{
+	struct clone3_args args;
+	long pid;
+
+	t->child_must_enter = false;
+	if (t->cgroup_dir_fd >= 0 && !t->clone3_refused &&
+	    (!t->cgroup_killed || cgroup_renew(t))) {
+		/* Born in the cgroup: no move, so none of the RCU grace period
+		 * that moving a running process waits for (10 ms and more). A
+		 * plain fork() otherwise: no stack, no shared memory. */
+		memset(&args, 0, sizeof(args));
+		args.flags = RUN_CLONE_INTO_CGROUP;
+		args.exit_signal = SIGCHLD;
+		args.cgroup = (uint64_t)t->cgroup_dir_fd;
+#ifdef SYS_clone3
+		pid = syscall(SYS_clone3, &args, sizeof(args));
+#else
+		pid = -1;
+		errno = ENOSYS;
+#endif
+		if (pid >= 0)
+			return (pid_t)pid;
+		if (errno == EAGAIN || errno == ENOMEM)
+			return -errno; /* what fork() would say too */
+		/* ENOSYS (before 5.3), E2BIG/EINVAL (before 5.7), EPERM
+		 * (seccomp filters that refuse clone3), EOPNOTSUPP... */
+		log_debug("clone3(CLONE_INTO_CGROUP) refused (%m): the child moves itself into "
+			  "the cgroup before exec");
+		t->clone3_refused = true;
+	}
+	t->child_must_enter = t->cgroup_procs_fd >= 0;
+	pid = fork();
+	return pid < 0 ? -errno : (pid_t)pid;
+}
+
+int tree_child_enter(const struct tree *t)
+{
+	/* Async-signal-safe: runs between fork and exec. */
+	if (t->child_must_enter && write(t->cgroup_procs_fd, "0", 1) != 1)
+		return -errno;
+	return 0;
+}
+
+void tree_note_escaped(struct tree *t)
+{
+	if (t->cgroup_exact)
+		log_debug("a start could not enter cgroup '%s': the tree is also looked for in /proc",
+			  t->cgroup_path);
+	t->cgroup_exact = false;
 }
 
 /* ---- killing ------------------------------------------------------------ */
@@ -335,7 +434,17 @@ static bool snapshot_descends(const struct proc_entry *v, size_t n, pid_t pid, p
 	return false;
 }
 
-static int kill_walk(const struct tree *t, pid_t skip_pgrp, int sig)
+/* Send SIG, then SIGCONT when then_cont, to one process: true if SIG went. */
+static bool kill_one(pid_t pid, int sig, bool then_cont)
+{
+	if (kill(pid, sig) < 0)
+		return false;
+	if (then_cont)
+		(void)kill(pid, SIGCONT);
+	return true;
+}
+
+static int kill_walk(const struct tree *t, pid_t skip_pgrp, int sig, bool then_cont)
 {
 	struct proc_entry *v = NULL;
 	size_t n = 0, i;
@@ -346,71 +455,107 @@ static int kill_walk(const struct tree *t, pid_t skip_pgrp, int sig)
 	for (i = 0; i < n; i++) {
 		if (v[i].pid == t->self || (skip_pgrp > 0 && v[i].pgrp == skip_pgrp))
 			continue;
-		if (snapshot_descends(v, n, v[i].pid, t->self) && kill(v[i].pid, sig) == 0)
+		if (snapshot_descends(v, n, v[i].pid, t->self) && kill_one(v[i].pid, sig, then_cont))
 			count++;
 	}
 	free(v);
 	return count;
 }
 
-static int kill_cgroup_members(const struct tree *t, int sig)
+/* Every member of the cgroup, read as a stream (any number of them): one
+ * pass, however many other processes the machine runs. Members of
+ * skip_pgrp were signalled with their group. */
+static int kill_cgroup_members(const struct tree *t, pid_t skip_pgrp, int sig, bool then_cont)
 {
-	char buf[65536], *p, *end;
-	long pid;
-	int count = 0;
+	char buf[4096];
+	ssize_t n;
+	size_t i;
+	long pid = 0;
+	bool digits = false;
+	int count = 0, fd = openat(t->cgroup_dir_fd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
 
-	if (read_file_at(t->cgroup_dir_fd, "cgroup.procs", buf, sizeof(buf)) < 0)
+	if (fd < 0)
 		return 0;
-	for (p = buf; *p; p = end) {
-		pid = strtol(p, &end, 10);
-		if (end == p)
+	for (;;) {
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
 			break;
-		if (pid > 0 && pid != t->self && kill((pid_t)pid, sig) == 0)
-			count++;
-		while (*end == '\n')
-			end++;
+		for (i = 0; i < (size_t)n; i++) {
+			if (buf[i] >= '0' && buf[i] <= '9') {
+				if (pid < 10000000)
+					pid = pid * 10 + (buf[i] - '0');
+				digits = true;
+				continue;
+			}
+			if (digits && pid > 0 && (pid_t)pid != t->self &&
+			    !(skip_pgrp > 0 && getpgid((pid_t)pid) == skip_pgrp) &&
+			    kill_one((pid_t)pid, sig, then_cont))
+				count++;
+			pid = 0;
+			digits = false;
+		}
 	}
+	if (digits && pid > 0 && (pid_t)pid != t->self &&
+	    !(skip_pgrp > 0 && getpgid((pid_t)pid) == skip_pgrp) && kill_one((pid_t)pid, sig, then_cont))
+		count++;
+	(void)close(fd);
 	return count;
 }
 
-static void kill_cgroup_all(const struct tree *t)
+static bool kill_cgroup_all(struct tree *t)
 {
 	int fd = openat(t->cgroup_dir_fd, "cgroup.kill", O_WRONLY | O_CLOEXEC);
+	bool ok;
 
-	if (fd >= 0) {
-		(void)!write(fd, "1", 1);
-		(void)close(fd);
-	}
+	if (fd < 0)
+		return false;
+	ok = write(fd, "1", 1) == 1;
+	(void)close(fd);
+	if (ok)
+		t->cgroup_killed = true;
+	return ok;
 }
 
-int tree_kill(const struct tree *t, pid_t pgid, bool signal_group, int sig)
+int tree_kill(struct tree *t, pid_t pgid, bool signal_group, int sig, bool then_cont)
 {
 	int count = 0;
 
+	if (sig == SIGKILL || sig == SIGCONT)
+		then_cont = false;
 	if (t->pid1) {
 		/* Every process of the namespace but ourselves, once. */
 		(void)kill(-1, sig);
+		if (then_cont)
+			(void)kill(-1, SIGCONT);
 		return 0;
 	}
-	if (signal_group && pgid > 0)
+	if (signal_group && pgid > 0) {
 		(void)kill(-pgid, sig);
+		if (then_cont)
+			(void)kill(-pgid, SIGCONT);
+	}
 	if (sig == SIGKILL) {
-		/* Twice costs nothing here, and cgroup.kill is the one that
-		 * cannot miss a process forked meanwhile. */
-		if (t->cgroup_dir_fd >= 0)
-			kill_cgroup_all(t);
-		if (t->proc_ok)
-			count += kill_walk(t, 0, sig);
+		/* cgroup.kill cannot miss a process forked meanwhile. */
+		if (t->cgroup_dir_fd >= 0 && !(t->cgroup_has_kill && kill_cgroup_all(t)))
+			count += kill_cgroup_members(t, 0, sig, false);
+		if ((t->cgroup_dir_fd < 0 || !t->cgroup_exact) && t->proc_ok)
+			count += kill_walk(t, 0, sig, false);
 		return count;
 	}
 	/* Any other signal goes to each process once: a program that handles
 	 * the first SIGTERM and then restores the default action must not die
-	 * of a second copy. The walk knows each process's group; without it,
-	 * the cgroup's list stands in (and may repeat the group's signal). */
-	if (t->proc_ok)
-		count += kill_walk(t, pgid, sig);
+	 * of a second copy. Members of the group got it with the group. The
+	 * cgroup, when every start went into it, holds exactly the tree;
+	 * otherwise the walk of /proc finds it (and failing that, the cgroup's
+	 * list stands in, which may repeat the group's signal). */
+	if (t->cgroup_dir_fd >= 0 && t->cgroup_exact)
+		count += kill_cgroup_members(t, pgid, sig, then_cont);
+	else if (t->proc_ok)
+		count += kill_walk(t, pgid, sig, then_cont);
 	else if (t->cgroup_dir_fd >= 0)
-		count += kill_cgroup_members(t, sig);
+		count += kill_cgroup_members(t, 0, sig, then_cont);
 	return count;
 }
 

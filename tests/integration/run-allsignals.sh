@@ -221,12 +221,18 @@ for mode in "${modes[@]}"; do
 		# 7. SIGKILL to a subreaper: PROGRAM itself goes with it (what it
 		# started is left to the next reaper: killed here by hand).
 		start "$mode" "$L.7" --
+		cg=$(sed -n 's/^0:://p' "/proc/$MAIN/cgroup")
 		kill -KILL "$RUN_PID"
 		wait_exit "$OUTER" 10
 		assert_eq "$RC" 137 "$mode: SIGKILL: exit status"
 		wait_until 10 proc_gone "$MAIN" || fail "$mode: SIGKILL: PROGRAM outlived updater-run"
 		kill -KILL "$CHILD" 2>/dev/null
 		assert_no_leftovers
+		# Nobody is left to remove the tree's cgroup, if it had one.
+		cg_mnt=$(awk '$0 ~ / - cgroup2 / && $4 == "/" { print $5; exit }' /proc/self/mountinfo)
+		if [[ -n $cg_mnt && $cg == */updater-run.$RUN_PID.* ]]; then
+			wait_until 5 rmdir "$cg_mnt$cg" 2>/dev/null
+		fi
 	fi
 
 	# 8. SIGINT, SIGQUIT, SIGTERM: forwarded; PROGRAM leaves, and so does
