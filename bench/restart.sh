@@ -17,6 +17,23 @@
 # the new one: mean, median, max), then the ratios to the baseline.
 # SERVER_DELAY (0) makes each server wait that many seconds before serving,
 # like a program that loads for a while.
+#
+# Then the restart itself, against the bare mechanisms, with a minimal C
+# server (bench/restarter.c serve, which answers its PID on fd 3):
+# TIMED (30) times, from the signal to the first answer of the new
+# generation (bench/restarter.c probe), and the supervisor's own CPU time
+# per restart (schedstat), for
+#
+#   updater-run --listen       SIGHUP to updater-run
+#   tight restart in C         restarter hold: holds the socket, on SIGHUP
+#                              SIGTERM, wait for the exit, fork and exec
+#   socket-activate + sh loop  systemd-socket-activate holds the socket, a
+#                              shell loop starts the server again; SIGTERM to
+#                              the server
+#
+# once on the machine as it is and once with IDLE (2000) extra idle
+# processes. Goal: updater-run within 1.5 times the bare mechanism
+# (socket-activate + sh loop), and no slower with the idle processes.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 BUILDDIR=$(cd "${1:-$here/build}" && pwd)
@@ -27,6 +44,8 @@ RUN=$BUILDDIR/updater-run
 PY=/usr/bin/python3
 SERVER=$here/tests/integration/run-server.py
 LOAD=$here/tests/integration/run-load.py
+TIMED=${TIMED:-30}
+IDLE=${IDLE:-2000}
 
 [[ -x $RUN ]] || { echo "no updater-run in '$BUILDDIR' (build first)" >&2; exit 1; }
 T=$(mktemp -d /tmp/updater-bench.XXXXXX)
@@ -35,6 +54,7 @@ cleanup() {
 	local p
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	[[ -n ${idle_pid:-} ]] && kill -TERM "$idle_pid" 2>/dev/null && wait "$idle_pid" 2>/dev/null
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -118,3 +138,82 @@ print("ratios --listen / baseline: gap mean %s, gap median %s, failed+refused %d
 print("generations seen: %d with --listen, %d with own bind"
       % (len(a["generations"]), len(b["generations"])))
 PYEOF
+
+# ---- the restart itself, against the bare mechanisms ----------------------
+RESTARTER=$T/restarter
+${CC:-cc} -O2 -D_GNU_SOURCE -o "$RESTARTER" "$here/bench/restarter.c" || exit 1
+
+# timed NAME: TIMED restarts of one way; samples in $T/NAME.ms, CPU in $T/NAME.cpu.
+timed() {
+	local name=$1 port sup out=$T/$1.out
+	port=$(free_port)
+	case $name in
+	updater-run*)
+		"$RUN" --grace 10 --listen "tcp:127.0.0.1:$port" -- "$RESTARTER" serve 2>>"$T/timed.log" &
+		sup=$!
+		;;
+	c-hold*)
+		"$RESTARTER" hold "127.0.0.1:$port" -- "$RESTARTER" serve &
+		sup=$!
+		;;
+	activate*)
+		systemd-socket-activate -l "127.0.0.1:$port" \
+			sh -c "while :; do '$RESTARTER' serve; done" 2>>"$T/timed.log" &
+		sup=$!
+		;;
+	esac
+	pids+=("$sup")
+	wait_for 30 answers "$port" || { echo "$name: the server never answered" >&2; return 1; }
+	case $name in
+	activate*) "$RESTARTER" probe "$port" "$TIMED" term-server --cpu "$sup" >"$out" ;;
+	*) "$RESTARTER" probe "$port" "$TIMED" hup "$sup" --cpu "$sup" >"$out" ;;
+	esac || { echo "$name: the probe failed" >&2; return 1; }
+	grep -v '^cpu' "$out" >"$T/$name.ms"
+	sed -n 's/^cpu //p' "$out" >"$T/$name.cpu"
+	kill -TERM "$sup"
+	wait "$sup" 2>/dev/null
+	# The shell loop outlives systemd-socket-activate's SIGTERM.
+	pkill -KILL -f -- "$RESTARTER serve" 2>/dev/null
+	return 0
+}
+
+# stats NAME: "median p90 max" of $T/NAME.ms.
+stats() {
+	sort -g "$T/$1.ms" | awk '{ v[NR] = $1 } END {
+		m = int((NR + 1) / 2); p = int(NR * 0.9 + 0.999999); if (p > NR) p = NR
+		printf "%.2f %.2f %.2f\n", v[m], v[p], v[NR] }'
+}
+
+ways=(updater-run c-hold activate)
+for w in "${ways[@]}"; do timed "$w" || exit 1; done
+"$RESTARTER" idle "$IDLE" >"$T/idle.out" &
+idle_pid=$!
+wait_for 60 grep -q ready "$T/idle.out" || { echo "the idle processes did not start" >&2; exit 1; }
+for w in "${ways[@]}"; do timed "$w+idle" || exit 1; done
+kill -TERM "$idle_pid"
+wait "$idle_pid" 2>/dev/null
+idle_pid=
+
+echo
+echo "restart time: signal to the first answer of the new generation, $TIMED restarts each,"
+echo "C server; CPU is the supervisor's own, per restart ($(nproc) CPUs, $(uname -r))"
+printf '%-34s %9s %9s %9s %9s\n' "" "median" "p90" "max" "CPU"
+for w in "${ways[@]}" "${ways[@]/%/+idle}"; do
+	case $w in
+	updater-run) label="updater-run --listen" ;;
+	c-hold) label="tight restart in C" ;;
+	activate) label="socket-activate + sh loop" ;;
+	updater-run+idle) label="updater-run --listen, +$IDLE idle" ;;
+	c-hold+idle) label="tight restart in C, +$IDLE idle" ;;
+	activate+idle) label="socket-activate + sh, +$IDLE idle" ;;
+	esac
+	read -r -a st <<<"$(stats "$w")"
+	printf '%-34s %6s ms %6s ms %6s ms %6s ms\n' "$label" "${st[0]}" "${st[1]}" "${st[2]}" "$(cat "$T/$w.cpu")"
+done
+med() { stats "$1" | cut -d' ' -f1; }
+awk -v u="$(med updater-run)" -v a="$(med activate)" -v c="$(med c-hold)" \
+	-v ui="$(med updater-run+idle)" -v ai="$(med activate+idle)" 'BEGIN {
+	printf "median ratio updater-run / socket-activate + sh loop: %.2f (goal <= 1.5): %s\n", u / a, (u / a <= 1.5 ? "met" : "NOT met")
+	printf "median ratio updater-run / tight restart in C: %.2f\n", u / c
+	printf "with %d idle processes: updater-run / socket-activate + sh loop %.2f (goal <= 1.5): %s; updater-run with / without them %.2f\n", '"$IDLE"', ui / ai, (ui / ai <= 1.5 ? "met" : "NOT met"), ui / u
+}'
