@@ -88,7 +88,6 @@ run_traced() {
 	assert_eq "$RC" 137 "$c: exit status (killed after the grace)"
 	[[ -e $CG_MNT$cg ]] && fail "$c: the cgroup '$CG_MNT$cg' is left behind"
 	assert_no_leftovers
-	CG_DIR=$CG_MNT$cg
 }
 
 # 1 and 2: the usual way.
