@@ -55,7 +55,9 @@ run_traced() {
 	local c=$1 tracer run prog gc1 cg
 	shift
 	rm -f "$T/count" "$T"/gc.*
-	strace -f -qq -o "$T/trace.$c" "$@" "$RUN" -v --grace 1 -- "$T/stubborn" >>"$T/log.$c" 2>&1 &
+	# LeakSanitizer cannot run under ptrace (a sanitized build would exit 1).
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+		strace -f -qq -o "$T/trace.$c" "$@" "$RUN" -v --grace 1 -- "$T/stubborn" >>"$T/log.$c" 2>&1 &
 	tracer=$!
 	track_pid "$tracer"
 	wait_until 20 test -s "$T/gc.1" || fail "$c: the program did not start: $(cat "$T/log.$c")"
