@@ -43,9 +43,11 @@
 #define RUNNER_POLL_MS 50
 /* runner_kill() waits at most this long for the killed process to die. */
 #define RUNNER_REAP_WAIT_MS 500
-#define RUNNER_READ_CHUNK (64 * 1024)
+#define RUNNER_READ_CHUNK (256 * 1024)
 /* Reads per fd and runner_process() call: a chatty script cannot starve the loop. */
-#define RUNNER_READS_PER_CALL 16
+#define RUNNER_READS_PER_CALL 8
+/* The size asked for the output pipe (1 MiB, the default fs.pipe-max-size). */
+#define RUNNER_PIPE_SIZE (1024 * 1024)
 
 enum exec_step {
 	STEP_SIGNALS = 1,
@@ -366,6 +368,12 @@ int runner_start(const struct runner_spec *spec, struct runner **ret_runner)
 
 	if ((ret = make_pipe(out)) < 0 || (ret = make_pipe(err)) < 0 || (ret = make_pipe(status)) < 0)
 		goto fail;
+	/*
+	 * A download streams through the output pipe: the larger it is, the
+	 * fewer times the script and the daemon wait for each other (best
+	 * effort: the kernel caps it at fs.pipe-max-size).
+	 */
+	(void)fcntl(out[0], F_SETPIPE_SZ, RUNNER_PIPE_SIZE);
 	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (null_fd < 0) {
 		ret = -errno;
