@@ -17,6 +17,13 @@
 #include "events.h"
 #include "util.h"
 
+/*
+ * The send buffer of each connection (the kernel doubles it): what a
+ * subscriber that does not read can pin in the kernel before it is
+ * disconnected, 1024 times over at most. Dozens of notifications.
+ */
+#define EVENTS_SNDBUF (32 * 1024)
+
 /* Packets read from one connection per events_reap(): what a subscriber sends is not queued for ever. */
 #define EVENTS_READ_BUDGET 16
 
@@ -191,6 +198,7 @@ static int take(struct events *ev, int fd)
 		(void)close(fd);
 		return r;
 	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &(int){ EVENTS_SNDBUF }, sizeof(int));
 	kept = move_up(ev, fd);
 	if (kept < 0) {
 		refuse(fd, "too many subscribers (no descriptor left)");

@@ -4,7 +4,8 @@
  * An AF_UNIX SOCK_SEQPACKET socket, "events.sock" beside the control
  * socket, mode 0666. A connection is a subscription: every notification
  * reaches it as one packet (events_send) until either side closes it. Who
- * connected is taken from SO_PEERCRED. At most EVENTS_MAX connections,
+ * connected is taken from SO_PEERCRED.  Each connection's send buffer is
+ * small (64 KiB), so 1024 subscribers that never read pin little memory. At most EVENTS_MAX connections,
  * EVENTS_PER_UID per uid; a connection past a limit gets one "error REASON"
  * packet and is closed. A subscriber whose socket buffer is full when a
  * notification goes out is disconnected (it missed events: it reconnects

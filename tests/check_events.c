@@ -263,6 +263,14 @@ START_TEST(test_one_packet_each_and_gone_ones_dropped)
 	b = subscriber();
 	gone = subscriber();
 	ck_assert_int_eq(accept_all(&ev), 3);
+	{
+		/* A small send buffer each: what subscribers that never read can pin. */
+		int size = 0;
+		socklen_t len = sizeof(size);
+
+		ck_assert_int_eq(getsockopt(ev.v[0].fd, SOL_SOCKET, SO_SNDBUF, &size, &len), 0);
+		ck_assert_int_le(size, 64 * 1024);
+	}
 	close(gone);
 	ck_assert_uint_eq(events_send(&ev, "updated hello 1.4.2", 19), 2);
 	ck_assert_uint_eq(events_send(&ev, "checked ok done", 15), 2);

@@ -149,6 +149,15 @@ static void control_address(struct sockaddr_un *sa, socklen_t *ret_len)
 	*ret_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
 }
 
+/* The control socket file's owner: the daemon's uid, beside root. */
+static void learn_daemon_owner(void)
+{
+	struct stat st;
+
+	if (stat(socket_path, &st) == 0)
+		daemon_owner = st.st_uid;
+}
+
 /*
  * An autobound datagram socket that receives credentials with every
  * datagram, or exit 1. Not connected: the daemon replies from another socket.
@@ -156,7 +165,6 @@ static void control_address(struct sockaddr_un *sa, socklen_t *ret_len)
 static int ctl_socket(void)
 {
 	struct sockaddr_un self = { .sun_family = AF_UNIX };
-	struct stat st;
 	int fd, one = 1;
 
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -165,8 +173,7 @@ static int ctl_socket(void)
 		warnx_("socket: %s", strerror(errno));
 		exit(EXIT_FAILED);
 	}
-	if (stat(socket_path, &st) == 0)
-		daemon_owner = st.st_uid;
+	learn_daemon_owner();
 	return fd;
 }
 
@@ -1281,8 +1288,7 @@ int main(int argc, char *argv[])
 		if (argc != 0)
 			goto bad_usage;
 		setup_signals(&waitmask);
-		fd = ctl_socket(); /* only for the owner of the control socket, the daemon's uid */
-		(void)close(fd);
+		learn_daemon_owner();
 		return cmd_watch(&waitmask);
 	}
 	if (strcmp(cmd, UPDATER_REQ_ROLLBACK) == 0 || strcmp(cmd, UPDATER_REQ_HOLD) == 0 ||
