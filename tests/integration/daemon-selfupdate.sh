@@ -31,9 +31,14 @@ request frobnicate >/dev/null # one rejected request, to see the counters carrie
 
 $PY - "$SOCK" >"$TEST_TMP/sub.out" 2>&1 <<'PYEOF' &
 import os, socket, sys, time
-ev = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-ev.connect(os.path.join(os.path.dirname(sys.argv[1]), "events.sock"))
-ev.settimeout(20)
+# 16 connections (root's limit): every one crosses the re-exec.
+evs = []
+for i in range(16):
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    c.connect(os.path.join(os.path.dirname(sys.argv[1]), "events.sock"))
+    c.settimeout(20)
+    evs.append(c)
+ev = evs[0]
 print("connected", flush=True)
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind("")
@@ -52,6 +57,15 @@ while True:
     print(m, flush=True)
     if m.startswith("checked"):
         break
+# The other 15 heard both rounds too, before and after the re-exec.
+heard = 0
+for c in evs[1:]:
+    rounds = 0
+    while rounds < 2:
+        if c.recv(4096).startswith(b"checked"):
+            rounds += 1
+    heard += 1
+print("%d more connections heard both rounds" % heard, flush=True)
 PYEOF
 sub=$!
 track_pid $sub
@@ -85,7 +99,11 @@ PYEOF
 wait $sub || fail "subscriber: $(cat "$TEST_TMP/sub.out")"
 grep -q '^updated updaterd 2.0$' "$TEST_TMP/sub.out" || fail "no 'updated' notification: $(cat "$TEST_TMP/sub.out")"
 assert_eq "$(grep -c '^checked ok' "$TEST_TMP/sub.out")" 2 "round notifications (before and after the re-exec)"
-grep -q 'carried on after re-executing: 1 subscriber kept' "$TEST_LOG" || fail "the subscriber's connection was not handed over"
+grep -q 'carried on after re-executing: 16 subscribers kept' "$TEST_LOG" || fail "the subscribers' connections were not handed over: $(grep 'carried on' "$TEST_LOG")"
+grep -qx '15 more connections heard both rounds' "$TEST_TMP/sub.out" || fail "not every connection crossed the re-exec: $(tail -n 3 "$TEST_TMP/sub.out")"
+# In the new image too they live above select()'s range (the handed-over ones arrive at 5 and up).
+high=$(ls "/proc/$UPDATERD_PID/fd" | awk '$1 >= 1024' | wc -l)
+((high >= 16)) || fail "only $high descriptors at 1024 and above after the re-exec"
 # The events socket itself crossed the exec: a new subscriber is served.
 $PY "$SRCDIR/tests/integration/events.py" "$SOCK" --until checked --timeout 20 >"$TEST_TMP/sub2.out" 2>&1 &
 sub2=$!
