@@ -87,6 +87,29 @@ probe_expect "poll 30000" "poll readable"
 probe_expect handle "handle 0"
 probe_stop
 
+# --- watch across a restart of the daemon: it connects again, says so, goes on ---
+"$UPDATERCTL" watch >"$TEST_TMP/watch2.out" 2>"$TEST_TMP/watch2.err" &
+watch_pid=$!
+track_pid "$watch_pid"
+sleep 0.5
+ctl check
+expect_rc 0 check
+wait_until 30 grep -q '^checked' "$TEST_TMP/watch2.out" || fail "watch before the restart: '$(cat "$TEST_TMP/watch2.out")'"
+kill -TERM "$UPDATERD_PID"
+daemon_exits_within 5 || fail "updaterd did not stop"
+start_updaterd "$CONFIG"
+wait_until 10 grep -q 'connected again' "$TEST_TMP/watch2.err" || fail "watch did not connect again: '$(cat "$TEST_TMP/watch2.err")'"
+ctl check
+expect_rc 0 check
+two_rounds() {
+	(($(grep -c '^checked' "$TEST_TMP/watch2.out") >= 2))
+}
+wait_until 30 two_rounds || fail "watch after the restart: '$(cat "$TEST_TMP/watch2.out")' '$(cat "$TEST_TMP/watch2.err")'"
+kill -TERM "$watch_pid"
+rc=0
+wait "$watch_pid" || rc=$?
+assert_eq "$rc" 0 "watch exits 0 on SIGTERM after a reconnection"
+
 # --- the daemon gone: exit 3 ---
 kill -TERM "$UPDATERD_PID"
 wait "$UPDATERD_PID" 2>/dev/null
