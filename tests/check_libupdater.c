@@ -249,7 +249,28 @@ START_TEST(test_watch_subscribes_and_wakes_on_notification)
 	ck_assert(readable(w, 2000));
 	ck_assert_int_eq(updater_watch_handle(), 0);
 	ck_assert(!readable(w, 0));
+	/* The daemon closes the connection (it restarts, or we missed notifications):
+	 * the watch wakes, so the caller looks again, and the library connects anew. */
 	close(c);
+	ck_assert(readable(w, 2000));
+	ck_assert_int_eq(updater_watch_handle(), 0);
+	ck_assert(readable(ev, 2000));
+	c = accept4(ev, NULL, NULL, SOCK_CLOEXEC);
+	ck_assert_int_ge(c, 0);
+	ck_assert_int_eq(send(c, "checked ok x", 12, 0), 12);
+	ck_assert(readable(w, 2000));
+	ck_assert_int_eq(updater_watch_handle(), 0);
+	/* A refusal is no subscription: after it, no new connection until inotify sees a change. */
+	close(c);
+	ck_assert(readable(w, 2000));
+	ck_assert_int_eq(updater_watch_handle(), 0);
+	c = accept4(ev, NULL, NULL, SOCK_CLOEXEC);
+	ck_assert_int_ge(c, 0);
+	ck_assert_int_eq(send(c, "error too many subscribers", 26, 0), 26);
+	close(c);
+	ck_assert(readable(w, 2000));
+	ck_assert_int_eq(updater_watch_handle(), 0);
+	ck_assert(!readable(ev, 300));
 	close(ev);
 	close(d);
 }
