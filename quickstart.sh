@@ -15,7 +15,7 @@ packages=(
 	build-essential autoconf automake libtool pkg-config
 	libsystemd-dev libyaml-dev libsodium-dev check
 	minisign curl nginx-light shellcheck python3 systemd
-	strace procps util-linux iproute2 man-db bc prometheus
+	strace procps util-linux iproute2 man-db bc prometheus libcap2-bin
 	libssl-dev openssl zstd
 )
 
@@ -34,6 +34,28 @@ install_packages() {
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get -o DPkg::Lock::Timeout=600 update -qq
 	apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+}
+
+# The scripts' own system user (SPEC 14: script_user _updater by default). A
+# package or `make install` creates it from the project's sysusers.d file;
+# a build tree has neither, so create it here the same way (or with useradd
+# where that file is missing).
+ensure_script_user() {
+	getent passwd _updater >/dev/null && return 0
+	if [[ $(id -u) -ne 0 ]]; then
+		echo "quickstart: not root; the demo needs the system user _updater" >&2
+		return 0
+	fi
+	local conf
+	for conf in units/updater.sysusers units/sysusers.d/updater.conf sysusers.d/updater.conf; do
+		if [[ -f $conf ]] && command -v systemd-sysusers >/dev/null; then
+			echo "==> creating the system user _updater (systemd-sysusers $conf)"
+			systemd-sysusers "$conf" && getent passwd _updater >/dev/null && return 0
+		fi
+	done
+	echo "==> creating the system user _updater (useradd --system)"
+	useradd --system --no-create-home --home-dir / --shell /usr/sbin/nologin \
+		--comment "updaterd scripts" --user-group _updater
 }
 
 build() {
@@ -79,11 +101,13 @@ case "${1:-}" in
 demo)
 	install_packages
 	build
+	ensure_script_user
 	exec "$here/examples/demo.sh" "$here/build"
 	;;
 test)
 	install_packages
 	build
+	ensure_script_user
 	run_tests
 	echo "==> all tests passed"
 	;;

@@ -64,6 +64,7 @@ interval: 6h
 splay: 30m
 min_interval: 1h
 script_user: nobody
+allow_unsigned: true
 targets:
   - name: hello
     path: $TMP/bin/hello

@@ -909,6 +909,12 @@ static void take_target(struct validator *v, const struct ynode *n, size_t idx)
 			take_size(v, val, key, &t->max_rate);
 		} else if (take_pacing(v, t, k->value, val, key)) {
 			/* done */
+		} else if (strcmp(k->value, "version") == 0) {
+			s = want_string(v, val, key);
+			if (s && !version_is_valid(s))
+				errors_add(v->errs, val->line, key, "'%s' is not a valid version", s);
+			else if (s)
+				t->version = dup_or_oom(v, s);
 		} else {
 			errors_add(v->errs, k->line, key, "unknown key");
 		}
@@ -1028,6 +1034,12 @@ static void validate_root(struct validator *v, const struct ynode *root)
 			take_size(v, val, name, &c->max_rate);
 		else if (strcmp(name, "trusted_keys") == 0)
 			take_keys(v, val, name);
+		else if (strcmp(name, "allow_unsigned") == 0) {
+			const char *s = want_string(v, val, name);
+
+			if (s && !parse_bool(s, &c->allow_unsigned))
+				errors_add(v->errs, val->line, name, "'%s' is not true or false", s);
+		}
 		else if (strcmp(name, "targets") == 0) {
 			has_targets = true;
 			take_targets(v, val, name);
@@ -1050,7 +1062,7 @@ static struct config *config_new_defaults(const char *file)
 	c->socket_path = strdup(CONFIG_DEFAULT_SOCKET);
 	c->scripts_dir = strdup(SCRIPTSDIR);
 	c->state_dir = strdup(CONFIG_DEFAULT_STATE_DIR);
-	c->script_user = strdup("nobody");
+	c->script_user = strdup(CONFIG_DEFAULT_SCRIPT_USER);
 	c->interval_sec = 6 * 3600;
 	c->splay_sec = 30 * 60;
 	c->min_interval_sec = 60;
@@ -1185,6 +1197,7 @@ void config_free(struct config *config)
 
 		free(t->path);
 		free(t->source);
+		free(t->version);
 		if (t->smoke_test)
 			for (char **a = t->smoke_test; *a; a++)
 				free(*a);

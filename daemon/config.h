@@ -22,6 +22,8 @@
 
 #define CONFIG_DEFAULT_SOCKET UPDATER_PROTO_SOCKET
 #define CONFIG_DEFAULT_STATE_DIR "/var/lib/updater"
+/* Declared by the project's sysusers.d file (SPEC 14). */
+#define CONFIG_DEFAULT_SCRIPT_USER "_updater"
 
 /* SPEC section 15: the health gate after a swap; command NULL when not configured. */
 struct target_health {
@@ -48,6 +50,12 @@ struct target_config {
 	char *window;  /* the text, for logs; NULL: always open */
 	struct schedule_windows windows;
 	struct target_health health;
+	/*
+	 * The installed version as the operator (or a package's drop-in) knows
+	 * it, NULL when not configured: while the state does not know the
+	 * version, this is taken as installed and as the floor (SPEC 14).
+	 */
+	char *version;
 };
 
 struct config {
@@ -59,7 +67,8 @@ struct config {
 	uint64_t splay_sec;
 	uint64_t min_interval_sec;
 	uint64_t script_timeout_sec;
-	char *script_user;
+	char *script_user;     /* CONFIG_DEFAULT_SCRIPT_USER unless configured */
+	bool allow_unsigned;   /* a root daemon may run without trusted_keys (SPEC 14) */
 	uint64_t max_download; /* bytes */
 	uint64_t max_rate;     /* bytes per second, UPDATER_MAX_RATE to the scripts; 0: no limit */
 	struct minisign_pubkey *trusted_keys;

@@ -391,6 +391,52 @@ static bool is_name_char(uint8_t c)
 	       c == '_' || c == '-';
 }
 
+static bool is_version_char(uint8_t c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' ||
+	       c == '+' || c == '~' || c == ':' || c == '-';
+}
+
+/* "TARGET VERSION", what follows "seed ". */
+static int parse_seed(const uint8_t *p, size_t len, struct control_request *ret, char *err,
+                      size_t err_size)
+{
+	const uint8_t *space = memchr(p, ' ', len);
+	size_t nlen = space ? (size_t)(space - p) : len;
+	size_t vlen = space ? len - nlen - 1 : 0;
+
+	if (nlen == 0 || vlen == 0) {
+		(void)snprintf(err, err_size, "seed needs a target name and a version");
+		return -EINVAL;
+	}
+	if (nlen > CONFIG_NAME_MAX) {
+		(void)snprintf(err, err_size, "invalid target name");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < nlen; i++) {
+		if (!is_name_char(p[i])) {
+			(void)snprintf(err, err_size, "invalid target name");
+			return -EINVAL;
+		}
+	}
+	if (vlen > CONTROL_VERSION_MAX) {
+		(void)snprintf(err, err_size, "invalid version");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < vlen; i++) {
+		if (!is_version_char(space[1 + i])) {
+			(void)snprintf(err, err_size, "invalid version");
+			return -EINVAL;
+		}
+	}
+	*ret = (struct control_request){ .command = CONTROL_SEED };
+	memcpy(ret->target, p, nlen);
+	ret->target[nlen] = '\0';
+	memcpy(ret->version, space + 1, vlen);
+	ret->version[vlen] = '\0';
+	return 0;
+}
+
 int control_parse(const uint8_t *buf, size_t len, bool truncated, struct control_request *ret,
                   char *err, size_t err_size)
 {
@@ -413,6 +459,8 @@ int control_parse(const uint8_t *buf, size_t len, bool truncated, struct control
 		{ UPDATER_REQ_HOLD, CONTROL_HOLD },
 		{ UPDATER_REQ_UNHOLD, CONTROL_UNHOLD },
 	};
+	static const char seed[] = UPDATER_REQ_SEED;
+	const size_t slen = sizeof(seed) - 1;
 
 	if (truncated || len > CONTROL_REQUEST_MAX) {
 		(void)snprintf(err, err_size, "request too long (over %d bytes)", CONTROL_REQUEST_MAX);
@@ -468,6 +516,8 @@ int control_parse(const uint8_t *buf, size_t len, bool truncated, struct control
 		ret->target[nlen] = '\0';
 		return 0;
 	}
+	if (len > slen && memcmp(buf, seed, slen) == 0)
+		return parse_seed(buf + slen, len - slen, ret, err, err_size);
 	(void)snprintf(err, err_size, "unknown request");
 	return -EINVAL;
 }

@@ -128,17 +128,22 @@ enum control_command {
 	CONTROL_HOLD,
 	CONTROL_UNHOLD,
 	CONTROL_METRICS,
+	CONTROL_SEED,
 };
+
+/* The longest VERSION a seed request may name. */
+#define CONTROL_VERSION_MAX 128
 
 struct control_request {
 	enum control_command command;
-	char target[CONFIG_NAME_MAX + 1]; /* CONTROL_ROLLBACK, CONTROL_HOLD, CONTROL_UNHOLD */
+	char target[CONFIG_NAME_MAX + 1]; /* CONTROL_ROLLBACK, CONTROL_HOLD, CONTROL_UNHOLD, CONTROL_SEED */
+	char version[CONTROL_VERSION_MAX + 1]; /* CONTROL_SEED: characters of a Debian version */
 };
 
 /*
  * Classify one datagram: exactly one byte (any value) is a check request;
  * otherwise one of the request words of updater-protocol.h (rollback with
- * a valid target name). One trailing newline is tolerated, so
+ * a valid target name, seed with a target name and a version). One trailing newline is tolerated, so
  * `echo status | socat ...` works. Returns 0 and fills *ret, or -EINVAL with
  * the reason for the "error REASON" reply in ERR (empty, too long, not
  * ASCII, unknown request, bad target name). Permissions are the caller's.

@@ -192,22 +192,49 @@ static int load_config(const char *file, struct config **ret)
 	return r;
 }
 
-/* Who the scripts run as. When the daemon is not root, script_user does not apply. */
+/* SPEC 14: a root daemon without trusted_keys runs only when told it may. */
+static int check_trust(const struct config *config)
+{
+	if (geteuid() != 0 || config->n_trusted_keys > 0 || config->allow_unsigned)
+		return 0;
+	log_err("'%s': trusted_keys is empty: as root, updaterd installs only signed releases; add "
+	        "the release key to trusted_keys, or write allow_unsigned: true (tests, private mirrors)",
+	        config->file);
+	return -EPERM;
+}
+
+/*
+ * Who the scripts run as. When the daemon is not root, script_user does not
+ * apply. Also refuses a configuration a root daemon must not run (check_trust),
+ * since every caller (start, --once, --check-config, reload) needs both.
+ */
 static int resolve_script_user(const struct config *config, struct update_opts *opts)
 {
-	const char *user = config->script_user ? config->script_user : "nobody";
+	const char *user = config->script_user ? config->script_user : CONFIG_DEFAULT_SCRIPT_USER;
 	struct passwd *pw;
 
 	*opts = (struct update_opts){ .config = config, .uid = getuid(), .gid = getgid() };
 	if (geteuid() != 0)
 		return 0;
+	if (check_trust(config) < 0)
+		return -EPERM;
 	errno = 0;
 	pw = getpwnam(user);
+	if (!pw && strcmp(user, CONFIG_DEFAULT_SCRIPT_USER) == 0) {
+		log_err("'%s': script_user '%s' does not exist: create it with systemd-sysusers (the "
+		        "project's sysusers.d file declares it), or name another system user in script_user",
+		        config->file, user);
+		return -ESRCH;
+	}
 	if (!pw) {
 		log_err("'%s': script_user '%s': %s", config->file, user,
 		        errno ? strerror(errno) : "no such user");
 		return -ESRCH;
 	}
+	if (strcmp(user, "nobody") == 0)
+		log_warn("'%s': script_user nobody: other programs run as nobody too and can tamper "
+		         "with the scripts' cache; prefer the dedicated user %s", config->file,
+		         CONFIG_DEFAULT_SCRIPT_USER);
 	opts->change_user = true;
 	opts->uid = pw->pw_uid;
 	opts->gid = pw->pw_gid;
@@ -746,6 +773,26 @@ static void handle_rollback(struct daemon *d, struct control_msg *m, const char 
 	free(version);
 }
 
+static void handle_seed(struct daemon *d, struct control_msg *m, const struct control_request *req)
+{
+	char err[256] = "";
+	int r;
+
+	if (d->round) {
+		control_set_replyf(m, UPDATER_REPLY_ERROR "busy: a check is running, try again when it is over");
+		return;
+	}
+	r = update_seed(d->config, req->target, req->version, err, sizeof(err));
+	if (r < 0) {
+		log_warn("seed of %s failed: %s", req->target, err[0] ? err : strerror(-r));
+		control_set_replyf(m, UPDATER_REPLY_ERROR "%s", err[0] ? err : strerror(-r));
+		return;
+	}
+	log_notice("%s: installed version set to %s, and its floor (requested by uid 0, pid %d)",
+	           req->target, req->version, (int)m->pid);
+	control_set_replyf(m, UPDATER_REPLY_OK_VALUE "%s", req->version);
+}
+
 static void handle_request(struct daemon *d, struct control_msg *m, int64_t now)
 {
 	struct control_request req;
@@ -804,6 +851,14 @@ static void handle_request(struct daemon *d, struct control_msg *m, int64_t now)
 			break;
 		}
 		handle_rollback(d, m, req.target);
+		break;
+	case CONTROL_SEED:
+		if (!m->has_creds || m->uid != 0) {
+			d->rejected++;
+			control_set_replyf(m, UPDATER_REPLY_ERROR "permission denied: seed needs root");
+			break;
+		}
+		handle_seed(d, m, &req);
 		break;
 	}
 }

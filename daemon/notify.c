@@ -5,10 +5,12 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -97,6 +99,41 @@ static pid_t parse_pid(const char *name)
 	return (pid_t)v;
 }
 
+/* True when /proc/PID/exe (PATH, inside DIRFD) is the inode DEV:INO. */
+static bool runs_image(int dirfd, const char *path, dev_t dev, ino_t ino)
+{
+	struct stat st;
+
+	/* stat() follows the magic link to the inode the process runs, even after a rename. */
+	return fstatat(dirfd, path, &st, 0) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
+
+/*
+ * Signal PID through a pidfd: the number may be reused between the scan and
+ * the signal, the pidfd may not. The image is checked again once the pidfd
+ * is held (the PID may have been reused before pidfd_open()); after that, a
+ * process that exits makes pidfd_send_signal() fail with ESRCH instead of
+ * hitting whoever got its number. Returns 0 or negative errno.
+ */
+static int signal_pid_if_image(int dirfd, pid_t pid, dev_t dev, ino_t ino, int sig)
+{
+	char path[32];
+	int pidfd, r = 0;
+
+	(void)snprintf(path, sizeof(path), "%d/exe", (int)pid);
+	if (!runs_image(dirfd, path, dev, ino))
+		return -ESRCH;
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return -errno;
+	if (!runs_image(dirfd, path, dev, ino))
+		r = -ESRCH;
+	else if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
+		r = -errno;
+	(void)close(pidfd);
+	return r;
+}
+
 int notify_signal_image(dev_t dev, ino_t ino, int sig, pid_t except, size_t *ret_count)
 {
 	DIR *d = opendir("/proc");
@@ -106,19 +143,11 @@ int notify_signal_image(dev_t dev, ino_t ino, int sig, pid_t except, size_t *ret
 	if (!d)
 		return -errno;
 	while ((de = readdir(d))) {
-		char path[32];
-		struct stat st;
 		pid_t pid = parse_pid(de->d_name);
 
 		if (pid <= 0 || pid == except)
 			continue;
-		(void)snprintf(path, sizeof(path), "%d/exe", (int)pid);
-		/* stat() follows the magic link to the inode the process runs, even after a rename. */
-		if (fstatat(dirfd(d), path, &st, 0) < 0)
-			continue;
-		if (st.st_dev != dev || st.st_ino != ino)
-			continue;
-		if (kill(pid, sig) == 0)
+		if (signal_pid_if_image(dirfd(d), pid, dev, ino, sig) == 0)
 			count++;
 	}
 	(void)closedir(d);

@@ -12,6 +12,7 @@
 
 #include <sodium.h>
 
+#include "manifest.h"
 #include "state.h"
 
 /* A state file is a handful of short lines; anything bigger is damage. */
@@ -236,6 +237,7 @@ void target_state_clear(struct target_state *st)
 		return;
 	target_partial_clear(&st->partial);
 	free(st->version);
+	free(st->floor);
 	free(st->previous_version);
 	free(st->last_error);
 	free(st->rolled_back_from);
@@ -245,6 +247,41 @@ void target_state_clear(struct target_state *st)
 	st->updated_at = -1;
 	st->pending_at = -1;
 	st->last_success = -1;
+	st->previous_mode = -1;
+}
+
+int target_state_raise_floor(struct target_state *st, const char *version)
+{
+	char *copy;
+
+	if (!version || (st->floor && version_compare(version, st->floor) <= 0))
+		return 0;
+	copy = strdup(version);
+	if (!copy)
+		return -ENOMEM;
+	free(st->floor);
+	st->floor = copy;
+	return 0;
+}
+
+/* An octal mode of at most 07777, or "" for unknown (-1). */
+static int parse_mode(const char *s, int *ret)
+{
+	char *end;
+	unsigned long v;
+
+	if (!*s) {
+		*ret = -1;
+		return 0;
+	}
+	if (*s < '0' || *s > '7')
+		return -EBADMSG;
+	errno = 0;
+	v = strtoul(s, &end, 8);
+	if (errno || *end || v > 07777)
+		return -EBADMSG;
+	*ret = (int)v;
+	return 0;
 }
 
 static int parse_u64(const char *s, uint64_t *ret)
@@ -334,6 +371,8 @@ static int apply_line(struct target_state *st, const char *key, const char *valu
 			return r;
 	} else if (strcmp(key, "version") == 0)
 		text = &st->version;
+	else if (strcmp(key, "floor") == 0)
+		text = &st->floor;
 	else if (strcmp(key, "previous_version") == 0)
 		text = &st->previous_version;
 	else if (strcmp(key, "last_error") == 0)
@@ -376,38 +415,40 @@ static int apply_line(struct target_state *st, const char *key, const char *valu
 		if (parse_i64(value, &st->probation_until) < 0 || st->probation_until < 0)
 			return -EBADMSG;
 		return 0;
+	} else if (strcmp(key, "previous_mode") == 0) {
+		return parse_mode(value, &st->previous_mode);
 	} else {
 		return 0;
 	}
 	if (*text)
 		return -EBADMSG; /* repeated key */
+	/* A version never holds a control character: the daemon writes none (a '\r' would not read back). */
+	if (text == &st->version || text == &st->floor || text == &st->previous_version ||
+	    text == &st->rolled_back_from || text == &st->pending_version || text == &st->partial.version)
+		for (const char *p = value; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				return -EBADMSG;
 	if (!*value)
 		return 0;
 	*text = strdup(value);
 	return *text ? 0 : -ENOMEM;
 }
 
-int state_load_target(const char *state_dir, const char *name, struct target_state *ret)
+int state_parse_target(const char *text, size_t len, struct target_state *ret)
 {
-	char path[PATH_MAX], buf[STATE_FILE_MAX];
-	struct target_state st = { .updated_at = -1, .pending_at = -1, .last_success = -1 };
-	char *line, *save = NULL;
-	size_t len;
-	int r;
+	struct target_state st = { .updated_at = -1, .pending_at = -1, .last_success = -1,
+	                           .previous_mode = -1 };
+	char *buf, *line, *save = NULL;
+	int r = 0;
 
-	r = target_file(state_dir, name, path, sizeof(path));
-	if (r < 0)
-		return r;
-	r = read_small_file(path, buf, sizeof(buf), &len);
-	if (r == -ENOENT) {
+	if (memchr(text, '\0', len)) {
 		*ret = st;
-		return 0;
+		return -EBADMSG;
 	}
-	if (r < 0)
-		goto damaged;
-	if (memchr(buf, '\0', len)) {
-		r = -EBADMSG;
-		goto damaged;
+	buf = strndup(text, len);
+	if (!buf) {
+		*ret = st;
+		return -ENOMEM;
 	}
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *eq = strchr(line, '=');
@@ -425,12 +466,39 @@ int state_load_target(const char *state_dir, const char *name, struct target_sta
 	if (st.partial.name && (!st.partial.version || !st.partial.sha256_hex[0] ||
 	                        st.partial.bytes > st.partial.size))
 		target_partial_clear(&st.partial);
+	r = target_state_raise_floor(&st, st.version);
+	if (r < 0)
+		goto damaged;
+	free(buf);
 	*ret = st;
 	return 0;
 damaged:
+	free(buf);
 	target_state_clear(&st);
 	*ret = st;
 	return r == -ENOMEM ? r : -EBADMSG;
+}
+
+int state_load_target(const char *state_dir, const char *name, struct target_state *ret)
+{
+	char path[PATH_MAX], buf[STATE_FILE_MAX];
+	struct target_state st = { .updated_at = -1, .pending_at = -1, .last_success = -1,
+	                           .previous_mode = -1 };
+	size_t len;
+	int r;
+
+	r = target_file(state_dir, name, path, sizeof(path));
+	if (r < 0) {
+		*ret = st;
+		return r;
+	}
+	r = read_small_file(path, buf, sizeof(buf), &len);
+	if (r < 0) {
+		*ret = st;
+		/* A missing file is "never"; one that cannot be read (too big, a directory) is damage. */
+		return r == -ENOENT ? 0 : r == -ENOMEM ? r : -EBADMSG;
+	}
+	return state_parse_target(buf, len, ret);
 }
 
 /* A value goes on one line: newlines in an error text become spaces. */
@@ -442,25 +510,25 @@ static void put_line(FILE *f, const char *key, const char *value)
 	fputc('\n', f);
 }
 
-int state_save_target(const char *state_dir, const char *name, const struct target_state *st)
+int state_format_target(const struct target_state *st, char **ret_text, size_t *ret_len)
 {
-	char path[PATH_MAX], *buf = NULL;
+	char *buf = NULL;
 	size_t len = 0;
-	FILE *f;
-	int r;
+	FILE *f = open_memstream(&buf, &len);
 
-	r = target_file(state_dir, name, path, sizeof(path));
-	if (r < 0)
-		return r;
-	f = open_memstream(&buf, &len);
 	if (!f)
 		return -ENOMEM;
 	put_line(f, "version", st->version);
+	put_line(f, "floor", st->floor);
 	put_line(f, "sha256", st->sha256_hex);
 	put_line(f, "file_id", st->file_id);
 	fprintf(f, "updated_at=%" PRId64 "\n", st->updated_at);
 	put_line(f, "previous_version", st->previous_version);
 	put_line(f, "previous_sha256", st->previous_sha256_hex);
+	if (st->previous_mode >= 0)
+		fprintf(f, "previous_mode=%04o\n", (unsigned)st->previous_mode);
+	else
+		put_line(f, "previous_mode", "");
 	put_line(f, "rolled_back_from", st->rolled_back_from);
 	put_line(f, "last_error", st->last_error);
 	if (st->partial.name) {
@@ -483,6 +551,23 @@ int state_save_target(const char *state_dir, const char *name, const struct targ
 		free(buf);
 		return -ENOMEM;
 	}
+	*ret_text = buf;
+	*ret_len = len;
+	return 0;
+}
+
+int state_save_target(const char *state_dir, const char *name, const struct target_state *st)
+{
+	char path[PATH_MAX], *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	r = target_file(state_dir, name, path, sizeof(path));
+	if (r < 0)
+		return r;
+	r = state_format_target(st, &buf, &len);
+	if (r < 0)
+		return r;
 	/* read_small_file() needs a byte for the NUL and one to see the end. */
 	if (len >= STATE_FILE_MAX - 1) {
 		free(buf);

@@ -3,9 +3,9 @@
  *
  * Layout of STATE_DIR (created 0755, root-owned):
  *     last_check            Unix seconds of the last finished check round
- *     targets/NAME          key=value lines: version, sha256, file_id,
+ *     targets/NAME          key=value lines: version, floor, sha256, file_id,
  *                           updated_at, previous_version, previous_sha256,
- *                           rolled_back_from, last_error; while a partial
+ *                           previous_mode, rolled_back_from, last_error; while a partial
  *                           download is kept: partial_version,
  *                           partial_sha256, partial_size, partial_bytes,
  *                           partial_name; pending_version,
@@ -50,6 +50,12 @@ struct target_partial {
 
 struct target_state {
 	char *version;          /* installed version, NULL when unknown */
+	/*
+	 * The version floor (SPEC 14): the highest version ever installed or
+	 * seen installed, NULL when none. It never goes down: a manifest at or
+	 * below it is refused, even when VERSION is unknown.
+	 */
+	char *floor;
 	char sha256_hex[65];    /* of the installed file as we left it, "" when unknown */
 	/*
 	 * Who that file was when its sha256 was taken (an opaque token of
@@ -60,6 +66,11 @@ struct target_state {
 	int64_t updated_at;     /* Unix seconds, -1 never */
 	char *previous_version; /* what .NAME.updater-prev holds, NULL when unknown */
 	char previous_sha256_hex[65];
+	/*
+	 * The mode (07777 bits) of the file kept as .NAME.updater-prev before it
+	 * lost set-uid and set-gid; -1 when unknown. A rollback restores it.
+	 */
+	int previous_mode;
 	/*
 	 * The version a rollback went back from: it and older ones are not
 	 * installed again, only a newer release. NULL when none is held back.
@@ -110,6 +121,29 @@ int state_set_last_check(const char *state_dir, int64_t when);
 int state_load_target(const char *state_dir, const char *name, struct target_state *ret);
 int state_save_target(const char *state_dir, const char *name, const struct target_state *st);
 void target_state_clear(struct target_state *st);
+
+/*
+ * The text state_save_target() writes, one key=value line per field (a
+ * newline in a value becomes a space), in a malloc'd *ret_text of *ret_len
+ * bytes (not NUL-terminated). 0 or -ENOMEM.
+ */
+int state_format_target(const struct target_state *st, char **ret_text, size_t *ret_len);
+
+/*
+ * Parse the text of a state file (LEN bytes, not necessarily NUL-terminated)
+ * into *ret. Returns 0, or -EBADMSG (damaged: a line without '=', a repeated
+ * key, a bad sha256, file_id, number or mode, a control character in a
+ * version, a NUL byte) or -ENOMEM, with *ret in the "never" state. A floor
+ * below VERSION (or missing) is raised to VERSION: a state written before
+ * floors existed gets one.
+ */
+int state_parse_target(const char *text, size_t len, struct target_state *ret);
+
+/*
+ * Raise ST's floor to VERSION when VERSION is above it (or there is none).
+ * Returns 0 or -ENOMEM. Never lowers it.
+ */
+int target_state_raise_floor(struct target_state *st, const char *version);
 
 /*
  * The per-target cache directory (STATE_DIR/cache/NAME), created if missing,

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -225,6 +226,9 @@ int swap_stage_finish(struct staging *st, const uint8_t sha256[32], char *err, s
 	} else if (uid == 0) {
 		gid = 0;
 	}
+	st->final_uid = uid;
+	st->final_gid = gid;
+	st->final_mode = mode;
 	/* chown first: it would clear the mode bits chmod sets. */
 	if (fchown(st->fd, uid, gid) < 0 || fchmod(st->fd, mode) < 0) {
 		r = -errno;
@@ -283,6 +287,103 @@ static int link_replace(int dirfd, const char *from, const char *name, const cha
 	return r;
 }
 
+/* Open NAME in DIRFD without following a link, for fstat/fchown/fchmod only. */
+static int open_node(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* chmod/xattr calls refuse an O_PATH fd; its /proc/self/fd link does not. */
+static void fd_proc_path(int fd, char buf[32])
+{
+	(void)snprintf(buf, 32, "/proc/self/fd/%d", fd);
+}
+
+static int set_owner_mode(int dirfd, const char *name, uid_t uid, gid_t gid, mode_t mode)
+{
+	char proc[32];
+	int fd = open_node(dirfd, name), r = 0;
+
+	if (fd < 0)
+		return fd;
+	fd_proc_path(fd, proc);
+	/* chown first: it would clear the mode bits chmod sets. */
+	if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH) < 0 || chmod(proc, mode) < 0)
+		r = -errno;
+	(void)close(fd);
+	return r;
+}
+
+int swap_stage_smoke_access(struct staging *st, gid_t gid)
+{
+	int r;
+
+	if (!st->target_path || !st->finished || st->committed)
+		return -EINVAL;
+	r = set_owner_mode(st->dirfd, st->name, st->final_uid, gid, 0550);
+	if (r == 0)
+		st->smoke_access = true;
+	return r;
+}
+
+/*
+ * Take set-uid, set-gid and file capabilities from NAME (in DIRFD) when it
+ * is the inode DEV:INO (or any inode when WANT_ID is false). 1 when something
+ * was stripped, 0 when nothing was to strip, or negative errno.
+ */
+static int strip_privileges(int dirfd, const char *name, bool want_id, dev_t dev, ino_t ino)
+{
+	char proc[32];
+	struct stat st;
+	int fd, r = 0;
+
+	fd = open_node(dirfd, name);
+	if (fd < 0)
+		return fd == -ENOENT ? 0 : fd;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || (want_id && (st.st_dev != dev || st.st_ino != ino)))
+		goto out;
+	fd_proc_path(fd, proc);
+	if ((st.st_mode & (S_ISUID | S_ISGID)) != 0) {
+		if (chmod(proc, st.st_mode & 01777) < 0) {
+			r = -errno;
+			goto out;
+		}
+		r = 1;
+	}
+	if (removexattr(proc, "security.capability") == 0)
+		r = 1;
+	else if (errno != ENODATA && errno != ENOTSUP)
+		r = -errno;
+out:
+	(void)close(fd);
+	return r;
+}
+
+int swap_prev_strip(const char *target_path)
+{
+	const char *base;
+	char *prev;
+	int dirfd, r;
+
+	dirfd = open_dir_of(target_path, &base);
+	if (dirfd < 0)
+		return dirfd;
+	if (asprintf(&prev, ".%s" SWAP_PREV_SUFFIX, base) < 0) {
+		(void)close(dirfd);
+		return -ENOMEM;
+	}
+	r = strip_privileges(dirfd, prev, false, 0, 0);
+	free(prev);
+	(void)close(dirfd);
+	return r;
+}
+
 int swap_commit(struct staging *st, struct swap_result *ret)
 {
 	struct swap_result res = { 0 };
@@ -296,29 +397,47 @@ int swap_commit(struct staging *st, struct swap_result *ret)
 	if (!st->target_path || !st->finished || st->committed)
 		return -EINVAL;
 	base = strrchr(st->target_path, '/') + 1;
+	res.old_mode = -1;
+	if (st->smoke_access) {
+		r = set_owner_mode(st->dirfd, st->name, st->final_uid, st->final_gid, st->final_mode);
+		if (r < 0)
+			return r;
+		st->smoke_access = false;
+	}
 	r = check_not_symlink(st->dirfd, base, &cur, &exists);
 	if (r < 0)
 		return r;
+	if (asprintf(&prev, ".%s" SWAP_PREV_SUFFIX, base) < 0)
+		return -ENOMEM;
 	if (exists) {
 		res.had_old = true;
 		res.old_dev = cur.st_dev;
 		res.old_ino = cur.st_ino;
-		if (asprintf(&prev, ".%s" SWAP_PREV_SUFFIX, base) < 0)
-			return -ENOMEM;
+		res.old_mode = (int)(cur.st_mode & 07777);
 		r = link_replace(st->dirfd, base, prev, base);
-		free(prev);
 		if (r < 0)
-			return r;
+			goto out;
 	}
-	if (renameat(st->dirfd, st->name, st->dirfd, base) < 0)
-		return -errno;
-	st->committed = true;
-	/* The rename is durable only once the directory is on disk. */
-	if (fsync(st->dirfd) < 0)
+	if (renameat(st->dirfd, st->name, st->dirfd, base) < 0) {
 		r = -errno;
+		goto out;
+	}
+	st->committed = true;
+	/*
+	 * Only now, when the old inode is no longer PATH (stripping it before
+	 * would take set-uid from PATH for a moment): a set-uid program kept as
+	 * -prev must not stay one, nor keep its capabilities. A crash right
+	 * here leaves them; the next start-up strips them (swap_prev_strip).
+	 */
+	if (exists)
+		(void)strip_privileges(st->dirfd, prev, true, cur.st_dev, cur.st_ino);
+	/* The rename is durable only once the directory is on disk. */
+	r = fsync(st->dirfd) < 0 ? -errno : 0;
 	if (ret)
 		*ret = res;
 	swap_stage_abort(st);
+out:
+	free(prev);
 	return r;
 }
 
@@ -355,9 +474,9 @@ char *swap_prev_path(const char *target_path)
 	return p;
 }
 
-int swap_rollback(const char *target_path, struct swap_result *ret)
+int swap_rollback(const char *target_path, int restore_mode, struct swap_result *ret)
 {
-	struct swap_result res = { 0 };
+	struct swap_result res = { .old_mode = -1 };
 	char *prev = NULL, *back = NULL, *cur_copy = NULL;
 	const char *base;
 	struct stat cur, pst;
@@ -396,6 +515,22 @@ int swap_rollback(const char *target_path, struct swap_result *ret)
 	r = link_temp(dirfd, prev, base, &back);
 	if (r < 0)
 		goto out;
+	/* The mode -prev had before it was stripped, on the file that comes back. */
+	if (restore_mode >= 0 && (pst.st_mode & 07777) != (mode_t)restore_mode) {
+		char proc[32];
+		int fd = open_node(dirfd, back);
+
+		r = fd;
+		if (fd >= 0) {
+			fd_proc_path(fd, proc);
+			r = chmod(proc, (mode_t)restore_mode) < 0 ? -errno : 0;
+			(void)close(fd);
+		}
+		if (r < 0) {
+			(void)unlinkat(dirfd, back, 0);
+			goto out;
+		}
+	}
 	if (exists) {
 		r = link_temp(dirfd, base, base, &cur_copy);
 		if (r < 0) {
@@ -414,11 +549,13 @@ int swap_rollback(const char *target_path, struct swap_result *ret)
 		res.had_old = true;
 		res.old_dev = cur.st_dev;
 		res.old_ino = cur.st_ino;
+		res.old_mode = (int)(cur.st_mode & 07777);
 		if (renameat(dirfd, cur_copy, dirfd, prev) < 0) {
 			r = -errno;
 			(void)unlinkat(dirfd, cur_copy, 0);
 			goto out;
 		}
+		(void)strip_privileges(dirfd, prev, true, cur.st_dev, cur.st_ino);
 	} else {
 		(void)unlinkat(dirfd, prev, 0);
 	}

@@ -12,10 +12,16 @@
  *                                              owner and mode copied from PATH
  *                                              (0755 root:root when none), never
  *                                              set-uid/set-gid
+ *     swap_stage_smoke_access(&st, gid)        optional: root:GID 0550 while a
+ *                                              smoke test runs as that group's
+ *                                              user, whatever the final mode
  *     ... run a smoke test on st.path ...
- *     swap_commit(&st, &res)                   .NAME.updater-prev := PATH (hard
+ *     swap_commit(&st, &res)                   the final owner and mode again,
+ *                                              .NAME.updater-prev := PATH (hard
  *                                              link, replaced atomically),
- *                                              rename(staging, PATH), fsync dir
+ *                                              rename(staging, PATH), fsync dir,
+ *                                              then -prev loses set-uid, set-gid
+ *                                              and file capabilities
  *
  * On any failure, or to give up, call swap_stage_abort(): the staging file is
  * deleted and PATH is untouched. swap_stage_abort() after swap_commit() or
@@ -55,12 +61,18 @@ struct staging {
 	struct sha256 hash;   /* of the bytes written; NULL md until a resume is given one */
 	bool finished;
 	bool committed;
+	/* The owner and mode swap_stage_finish() gave it (final, after any smoke test). */
+	uid_t final_uid;
+	gid_t final_gid;
+	mode_t final_mode;
+	bool smoke_access; /* swap_stage_smoke_access() changed them */
 };
 
 struct swap_result {
 	bool had_old;        /* PATH existed before the rename */
 	dev_t old_dev;       /* device and inode of the replaced file */
 	ino_t old_ino;
+	int old_mode;        /* its 07777 mode bits before -prev was stripped; -1 without one */
 	char old_sha256_hex[65]; /* "" : the caller knows it (it hashed PATH before the check) */
 };
 
@@ -91,6 +103,13 @@ bool swap_is_staging_name(const char *target_path, const char *name);
 int swap_stage_write(struct staging *st, const void *buf, size_t len);
 /* Returns 0, -EIO with ERR on a size or sha256 mismatch, or the fsync/chown error. */
 int swap_stage_finish(struct staging *st, const uint8_t sha256[32], char *err, size_t err_size);
+/*
+ * Let a smoke test run the staged file as a user of group GID, whatever its
+ * final mode (a target only root may execute, 0700, included): owner kept,
+ * group GID, mode 0550 (nobody may write it). swap_commit() puts the final
+ * owner and mode back before the rename. Returns 0 or negative errno.
+ */
+int swap_stage_smoke_access(struct staging *st, gid_t gid);
 /* Returns 0 once the new file is at PATH; fills *ret (may be NULL). */
 int swap_commit(struct staging *st, struct swap_result *ret);
 void swap_stage_abort(struct staging *st);
@@ -101,8 +120,19 @@ void swap_stage_abort(struct staging *st);
  * previous file (or -prev is PATH's own file, as a crash in the middle of a
  * swap can leave it), or another negative errno; PATH is whole at every instant.
  * Fills *ret like swap_commit (the replaced file is the one rolled back from).
+ * RESTORE_MODE (07777 bits, -1 to leave it) is given to the file that comes
+ * back before it is renamed to PATH: the mode it had before -prev stripped
+ * it. What becomes -prev is stripped of set-uid, set-gid and capabilities.
  */
-int swap_rollback(const char *target_path, struct swap_result *ret);
+int swap_rollback(const char *target_path, int restore_mode, struct swap_result *ret);
+
+/*
+ * Strip set-uid, set-gid and the security.capability xattr from
+ * .NAME.updater-prev beside TARGET_PATH (start-up: a crash may have left it
+ * with them). Returns 1 when something was stripped, 0 when there was
+ * nothing to do or no -prev, or negative errno.
+ */
+int swap_prev_strip(const char *target_path);
 
 /* The path of .NAME.updater-prev beside TARGET_PATH (malloc'd), or NULL on ENOMEM. */
 char *swap_prev_path(const char *target_path);

@@ -384,6 +384,29 @@ static bool script_allowed(struct update_round *round, const char *path)
 	return true;
 }
 
+/*
+ * The state does not know the installed version, the configuration does
+ * (version:, e.g. from a package's drop-in): take it as installed, and as
+ * the floor.
+ */
+static void adopt_configured_version(struct update_round *round)
+{
+	const struct config *config = round->opts.config;
+	const struct target_config *t = round->target;
+	struct target_state *st = &round->state;
+	int r;
+
+	st->version = strdup(t->version);
+	if (!st->version || target_state_raise_floor(st, t->version) < 0)
+		return;
+	state_set_file(st, t->path, round->current_sha256);
+	log_info("%s: installed version %s, as the configuration says", t->name, t->version);
+	r = state_save_target(config->state_dir, t->name, st);
+	if (r < 0)
+		log_err("%s: cannot write its state in '%s': %s", t->name, config->state_dir,
+		        strerror(-r));
+}
+
 static void start_check(struct update_round *round);
 
 /*
@@ -471,6 +494,8 @@ static void start_check(struct update_round *round)
 	char *cache_dir = NULL, *check = NULL;
 	int r;
 
+	if (!round->state.version && round->target->version)
+		adopt_configured_version(round);
 	r = state_cache_dir(config->state_dir, round->target->name,
 	                    round->opts.change_user ? round->opts.uid : geteuid(),
 	                    round->opts.change_user ? round->opts.gid : getegid(), &cache_dir);
@@ -877,6 +902,12 @@ static void check_done(struct update_round *round, const struct runner_result *r
 		target_failed(round, "check failed: the check script %s", what);
 		return;
 	}
+	if (round->check_len == 0 && config->n_trusted_keys > 0) {
+		/* A mirror that answers nothing must not freeze a machine on an old release. */
+		target_failed(round, "check failed: no signed manifest (with trusted_keys, every check "
+		                     "must produce a valid, unexpired, signed manifest)");
+		return;
+	}
 	if (round->check_len == 0) {
 		log_debug("%s: no update offered", t->name);
 		summary_add(round, "no update for %s", t->name);
@@ -895,6 +926,7 @@ static void check_done(struct update_round *round, const struct runner_result *r
 		if (!installed || strcmp(installed, m->version) != 0) {
 			free(round->state.version);
 			round->state.version = strdup(m->version);
+			(void)target_state_raise_floor(&round->state, m->version);
 			state_set_file(&round->state, t->path, round->current_sha256);
 			free(round->state.last_error);
 			round->state.last_error = NULL;
@@ -922,6 +954,27 @@ static void check_done(struct update_round *round, const struct runner_result *r
 		summary_add(round, "refused %s %s: rolled back from %s", t->name, m->version,
 		            round->state.rolled_back_from);
 		target_ok(round);
+		return;
+	}
+	/* The floor holds even when the installed version is unknown (SPEC 14). */
+	if (round->state.floor && !t->allow_downgrade &&
+	    version_compare(m->version, round->state.floor) <= 0) {
+		log_notice("%s: refusing version %s: not above the version floor %s (the highest "
+		           "version installed here)", t->name, m->version, round->state.floor);
+		summary_add(round, "refused %s %s: not above the floor %s", t->name, m->version,
+		            round->state.floor);
+		target_ok(round);
+		return;
+	}
+	/*
+	 * Version unknown (a fresh state, or a file changed outside the daemon):
+	 * an old signed manifest could be a replay, unless it says when it
+	 * expires. Without keys anyone can write a manifest: nothing to bound.
+	 */
+	if (!installed && config->n_trusted_keys > 0 && m->expires < 0) {
+		target_failed(round, "refusing version %s: the installed version is unknown and the "
+		                     "manifest has no expires (set version: in the target's configuration, "
+		                     "or run 'updaterctl seed %s VERSION')", m->version, t->name);
 		return;
 	}
 	if (!policy_allows(round, false))
@@ -956,7 +1009,9 @@ static void commit(struct update_round *round)
 	free(st->previous_version);
 	st->previous_version = st->version;
 	memcpy(st->previous_sha256_hex, round->current_sha256, 65);
+	st->previous_mode = res.old_mode;
 	st->version = strdup(round->manifest.version);
+	(void)target_state_raise_floor(st, round->manifest.version);
 	state_set_file(st, t->path, round->manifest.sha256_hex);
 	free(st->rolled_back_from);
 	st->rolled_back_from = NULL;
@@ -1041,6 +1096,18 @@ static void download_done(struct update_round *round, const struct runner_result
 	argv[0] = round->staging.path;
 	for (size_t i = 0; i < n; i++)
 		argv[i + 1] = t->smoke_test[i];
+	/*
+	 * The test runs as script_user, before the final mode is applied: a
+	 * target only root may execute (0700) passes it too. swap_commit()
+	 * restores the final owner and mode.
+	 */
+	r = round->opts.change_user ? swap_stage_smoke_access(&round->staging, round->opts.gid) : 0;
+	if (r < 0) {
+		free(argv);
+		target_failed(round, "smoke test of %s could not run: cannot let script_user run '%s': %s",
+		              round->manifest.version, round->staging.path, strerror(-r));
+		return;
+	}
 	r = start_runner(round, round->staging.path, argv, NULL);
 	free(argv);
 	if (r < 0) {
@@ -1087,6 +1154,9 @@ int update_round_start(const struct update_opts *opts, const struct update_hooks
 		        strerror(-r));
 		return r;
 	}
+	if (opts->config->n_trusted_keys == 0 && geteuid() == 0)
+		log_warn("checking without signatures (allow_unsigned: true): whoever controls a "
+		         "mirror or the script account can install anything as root");
 	round = calloc(1, sizeof(*round));
 	if (!round)
 		return -ENOMEM;
@@ -1355,7 +1425,7 @@ int update_rollback(const struct update_opts *opts, const struct update_hooks *h
 		return -ENOENT;
 	}
 	(void)state_load_target(config->state_dir, t->name, &st);
-	r = swap_rollback(t->path, &res);
+	r = swap_rollback(t->path, st.previous_mode, &res);
 	if (r == -ENOENT) {
 		(void)snprintf(err, err_size, "%s has no previous version to roll back to", t->name);
 		target_state_clear(&st);
@@ -1388,6 +1458,7 @@ int update_rollback(const struct update_opts *opts, const struct update_hooks *h
 	memcpy(st.previous_sha256_hex, st.sha256_hex, 65);
 	memcpy(st.sha256_hex, sha, 65);
 	st.file_id[0] = '\0';
+	st.previous_mode = res.old_mode;
 	st.updated_at = (int64_t)time(NULL);
 	st.probation_until = 0;
 	free(st.last_error);
@@ -1424,6 +1495,42 @@ static bool partial_present(const char *target_path, const char *name)
 	return ok;
 }
 
+int update_seed(const struct config *config, const char *name, const char *version, char *err,
+                size_t err_size)
+{
+	const struct target_config *t = config_find_target(config, name);
+	struct target_state st;
+	char sha[65];
+	int r;
+
+	if (!t) {
+		(void)snprintf(err, err_size, "no target named '%s'", name);
+		return -ENOENT;
+	}
+	if (!version_is_valid(version)) {
+		(void)snprintf(err, err_size, "'%s' is not a valid version", version);
+		return -EINVAL;
+	}
+	r = target_sha256(t->path, sha);
+	if (r < 0) {
+		(void)snprintf(err, err_size, "cannot read '%s': %s", t->path, strerror(-r));
+		return r;
+	}
+	(void)state_load_target(config->state_dir, t->name, &st);
+	free(st.version);
+	st.version = strdup(version);
+	r = st.version ? target_state_raise_floor(&st, version) : -ENOMEM;
+	if (r == 0) {
+		state_set_file(&st, t->path, sha);
+		r = state_save_target(config->state_dir, t->name, &st);
+	}
+	if (r < 0)
+		(void)snprintf(err, err_size, "cannot write the state in '%s': %s", config->state_dir,
+		               strerror(-r));
+	target_state_clear(&st);
+	return r;
+}
+
 void update_recover(const struct config *config)
 {
 	for (size_t i = 0; i < config->n_targets; i++) {
@@ -1451,6 +1558,10 @@ void update_recover(const struct config *config)
 			target_partial_clear(&st.partial);
 			(void)state_save_target(config->state_dir, t->name, &st);
 		}
+		r = swap_prev_strip(t->path);
+		if (r > 0)
+			log_notice("%s: took set-uid, set-gid and capabilities from the previous file kept "
+			           "beside '%s'", t->name, t->path);
 		if (!st.sha256_hex[0]) {
 			target_state_clear(&st);
 			continue;

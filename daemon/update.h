@@ -113,6 +113,14 @@ bool update_background_busy(void);
 void update_background_free(void);
 
 /*
+ * updaterctl seed: record VERSION as the version of TARGET's file now at its
+ * path, and raise its floor to it (never lowered). Returns 0, or a negative
+ * errno with a sentence in ERR.
+ */
+int update_seed(const struct config *config, const char *target, const char *version, char *err,
+                size_t err_size);
+
+/*
  * At start-up: delete leftover staging files of every target and reconcile
  * the state with the disk (a file whose sha256 no longer matches the recorded
  * one was changed by someone else: logged, and its version forgotten).

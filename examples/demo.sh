@@ -67,7 +67,6 @@ interval: 4s
 splay: 0
 min_interval: 2s
 script_timeout: 30s
-script_user: nobody
 trusted_keys:
   - $(tail -n 1 "$demo/release.pub")
 targets:

@@ -11,7 +11,7 @@ builddir=${BUILDDIR:-.}
 srcdir=${SRCDIR:-$(dirname "$0")/..}
 status=0
 
-for name in manifest config control handover events; do
+for name in manifest config control handover events state; do
 	prog=$builddir/fuzz/fuzz-$name-regress
 	corpus=$srcdir/fuzz/corpus/$name
 	if ! "$prog" "$corpus"; then

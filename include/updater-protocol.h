@@ -14,6 +14,8 @@
  *     "hold TARGET" / "unhold TARGET" -> "ok" | "error REASON" (root only)
  *     "metrics"                     -> Prometheus text (SPEC 16)
  *     "subscribe" / "unsubscribe"   -> "error subscriptions are connections to events.sock"
+ *     "seed TARGET VERSION"         -> "ok VERSION" | "error REASON" (root only):
+ *                                      the installed version, and the floor (SPEC 14)
  *
  * Every failure is answered "error REASON". A reply is one datagram of at
  * most UPDATER_PROTO_REPLY_MAX bytes, sent only to a sender whose socket has
@@ -73,6 +75,7 @@
 #define UPDATER_REQ_HOLD "hold"         /* followed by " TARGET" */
 #define UPDATER_REQ_UNHOLD "unhold"     /* followed by " TARGET" */
 #define UPDATER_REQ_METRICS "metrics"
+#define UPDATER_REQ_SEED "seed "        /* TARGET VERSION */
 /* The byte libupdater sends for a check: any single byte is one. */
 #define UPDATER_REQ_CHECK_BYTE "!"
 

@@ -1,6 +1,6 @@
 # Fuzz targets for the parsers that see untrusted input: manifests (from the
 # check script), the configuration file, control datagrams, packets on the
-# events socket and the self-update hand-over.
+# events socket, the self-update hand-over and the state files.
 #
 # Every target is linked with fuzz/driver.c into a regression program that
 # replays its seed corpus under `make check`, with whatever compiler builds
@@ -10,7 +10,7 @@
 # uninstrumented.
 
 check_PROGRAMS += fuzz/fuzz-manifest-regress fuzz/fuzz-config-regress fuzz/fuzz-control-regress \
-	fuzz/fuzz-handover-regress fuzz/fuzz-events-regress
+	fuzz/fuzz-handover-regress fuzz/fuzz-events-regress fuzz/fuzz-state-regress
 TESTS += fuzz/run-corpus.sh
 fuzz_fuzz_manifest_regress_SOURCES = fuzz/fuzz-manifest.c fuzz/driver.c fuzz/fuzz.h
 fuzz_fuzz_manifest_regress_CFLAGS = $(UNIT_CFLAGS)
@@ -27,6 +27,9 @@ fuzz_fuzz_handover_regress_LDADD = $(UNIT_LDADD)
 fuzz_fuzz_events_regress_SOURCES = fuzz/fuzz-events.c fuzz/driver.c fuzz/fuzz.h
 fuzz_fuzz_events_regress_CFLAGS = $(UNIT_CFLAGS)
 fuzz_fuzz_events_regress_LDADD = $(UNIT_LDADD)
+fuzz_fuzz_state_regress_SOURCES = fuzz/fuzz-state.c fuzz/driver.c fuzz/fuzz.h
+fuzz_fuzz_state_regress_CFLAGS = $(UNIT_CFLAGS)
+fuzz_fuzz_state_regress_LDADD = $(UNIT_LDADD)
 
 # The corpus directories are shipped whole (automake copies directories
 # named in EXTRA_DIST), so adding a seed needs no change here.
@@ -35,7 +38,8 @@ EXTRA_DIST += fuzz/run-corpus.sh fuzz/corpus
 if ENABLE_FUZZING
 FUZZ_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(SODIUM_CFLAGS) $(YAML_CFLAGS) \
 	-fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
-noinst_PROGRAMS += fuzz/fuzz-manifest fuzz/fuzz-config fuzz/fuzz-control fuzz/fuzz-handover fuzz/fuzz-events
+noinst_PROGRAMS += fuzz/fuzz-manifest fuzz/fuzz-config fuzz/fuzz-control fuzz/fuzz-handover \
+	fuzz/fuzz-events fuzz/fuzz-state
 fuzz_fuzz_manifest_SOURCES = fuzz/fuzz-manifest.c fuzz/fuzz.h daemon/manifest.c
 fuzz_fuzz_manifest_CFLAGS = $(FUZZ_CFLAGS)
 fuzz_fuzz_manifest_LDADD = $(SODIUM_LIBS)
@@ -51,4 +55,7 @@ fuzz_fuzz_handover_LDADD = $(SYSTEMD_LIBS)
 fuzz_fuzz_events_SOURCES = fuzz/fuzz-events.c fuzz/fuzz.h daemon/events.c daemon/util.c
 fuzz_fuzz_events_CFLAGS = $(FUZZ_CFLAGS)
 fuzz_fuzz_events_LDADD = $(SYSTEMD_LIBS)
+fuzz_fuzz_state_SOURCES = fuzz/fuzz-state.c fuzz/fuzz.h daemon/state.c daemon/manifest.c
+fuzz_fuzz_state_CFLAGS = $(FUZZ_CFLAGS)
+fuzz_fuzz_state_LDADD = $(SODIUM_LIBS)
 endif

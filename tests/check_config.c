@@ -104,6 +104,32 @@ static void assert_single_error(const char *text, unsigned line, const char *res
 	ck_assert_msg(count_lines(errors) == 1, "expected one error, got:\n%s", errors);
 }
 
+/* --- trust (SPEC 14) -------------------------------------------------- */
+
+START_TEST(test_allow_unsigned_and_a_targets_version_are_read)
+{
+	load_ok("allow_unsigned: true\n"
+	        "targets:\n"
+	        "  - name: hello\n"
+	        "    path: /usr/local/bin/hello\n"
+	        "    source: s\n"
+	        "    version: 1:2.0-1\n"
+	        "  - {name: other, path: /srv/x, source: s}\n");
+	ck_assert(cfg->allow_unsigned);
+	ck_assert_str_eq(cfg->targets[0].version, "1:2.0-1");
+	ck_assert_ptr_null(cfg->targets[1].version);
+	load_ok("allow_unsigned: false\n" TARGET);
+	ck_assert(!cfg->allow_unsigned);
+}
+END_TEST
+
+START_TEST(test_bad_allow_unsigned_and_version_name_the_line)
+{
+	assert_single_error("allow_unsigned: maybe\n" TARGET, 1, "allow_unsigned: 'maybe' is not true or false");
+	assert_single_error(TARGET "    version: x.1\n", 5, "targets[0].version: 'x.1' is not a valid version");
+}
+END_TEST
+
 /* --- values ------------------------------------------------------------ */
 
 START_TEST(test_durations_accept_units_and_bare_seconds)
@@ -224,7 +250,8 @@ START_TEST(test_defaults_apply_when_keys_are_absent)
 	ck_assert_uint_eq(cfg->splay_sec, 30 * 60);
 	ck_assert_uint_eq(cfg->min_interval_sec, 60);
 	ck_assert_uint_eq(cfg->script_timeout_sec, 300);
-	ck_assert_str_eq(cfg->script_user, "nobody");
+	ck_assert_str_eq(cfg->script_user, "_updater");
+	ck_assert(!cfg->allow_unsigned);
 	ck_assert_uint_eq(cfg->max_download, 1ULL << 30);
 	ck_assert_uint_eq(cfg->n_trusted_keys, 0);
 	ck_assert_uint_eq(cfg->n_targets, 1);
@@ -609,6 +636,8 @@ static Suite *config_suite(void)
 	TCase *errs = tcase_create("errors");
 
 	tcase_add_test(values, test_durations_accept_units_and_bare_seconds);
+	tcase_add_test(files, test_allow_unsigned_and_a_targets_version_are_read);
+	tcase_add_test(files, test_bad_allow_unsigned_and_version_name_the_line);
 	tcase_add_test(values, test_durations_refuse_bad_text_and_overflow);
 	tcase_add_test(values, test_sizes_accept_binary_and_decimal_units);
 	tcase_add_test(values, test_sizes_refuse_bad_text_and_overflow);

@@ -113,6 +113,32 @@ START_TEST(test_rollback_target_is_validated)
 }
 END_TEST
 
+START_TEST(test_seed_takes_a_target_and_a_version)
+{
+	struct control_request req;
+	char err[128];
+
+	ck_assert_int_eq(parse_str("seed hello 1:2.0~rc1+deb12u1-3", &req, err), 0);
+	ck_assert_int_eq(req.command, CONTROL_SEED);
+	ck_assert_str_eq(req.target, "hello");
+	ck_assert_str_eq(req.version, "1:2.0~rc1+deb12u1-3");
+	ck_assert_int_eq(parse_str("seed hello 2.0\n", &req, err), 0);
+	ck_assert_str_eq(req.version, "2.0");
+	ck_assert_int_eq(parse_str("seed hello", &req, err), -EINVAL);
+	ck_assert_str_eq(err, "seed needs a target name and a version");
+	ck_assert_int_eq(parse_str("seed  2.0", &req, err), -EINVAL);
+	ck_assert_str_eq(err, "seed needs a target name and a version");
+	ck_assert_int_eq(parse_str("seed a/b 2.0", &req, err), -EINVAL);
+	ck_assert_str_eq(err, "invalid target name");
+	ck_assert_int_eq(parse_str("seed hello 2.0 extra", &req, err), -EINVAL);
+	ck_assert_str_eq(err, "invalid version");
+	ck_assert_int_eq(parse_str("seed hello 2.0;rm", &req, err), -EINVAL);
+	ck_assert_str_eq(err, "invalid version");
+	ck_assert_int_eq(parse_str("seed", &req, err), -EINVAL);
+	ck_assert_str_eq(err, "unknown request");
+}
+END_TEST
+
 START_TEST(test_malformed_requests_are_rejected)
 {
 	struct control_request req;
@@ -536,6 +562,7 @@ static Suite *control_suite(void)
 	tcase_add_test(parse_tc, test_any_single_byte_is_a_check);
 	tcase_add_test(parse_tc, test_known_words);
 	tcase_add_test(parse_tc, test_rollback_target_is_validated);
+	tcase_add_test(parse_tc, test_seed_takes_a_target_and_a_version);
 	tcase_add_test(parse_tc, test_malformed_requests_are_rejected);
 	suite_add_tcase(s, parse_tc);
 

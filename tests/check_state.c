@@ -80,6 +80,8 @@ static void fill_state(struct target_state *st, const char *version, const char 
 	st->previous_version = strdup("1.4.1");
 	strcpy(st->previous_sha256_hex, SHA_B);
 	st->rolled_back_from = strdup("1.5");
+	st->floor = strdup("1.5");
+	st->previous_mode = 04755;
 	st->last_error = last_error ? strdup(last_error) : NULL;
 	st->pending_at = -1;
 	st->last_success = -1;
@@ -207,16 +209,20 @@ START_TEST(test_target_state_round_trips_every_field)
 	ck_assert_str_eq(out.previous_version, "1.4.1");
 	ck_assert_str_eq(out.previous_sha256_hex, SHA_B);
 	ck_assert_str_eq(out.rolled_back_from, "1.5");
+	ck_assert_str_eq(out.floor, "1.5");
+	ck_assert_int_eq(out.previous_mode, 04755);
 	ck_assert_str_eq(out.last_error, error);
 
 	/* One key=value line each, readable by a person. */
 	path_in(path, state_dir, "targets/hello");
 	assert_file_text(path, "version=1.4.2-1+deb12u1~rc=2\n"
+	                       "floor=1.5\n"
 	                       "sha256=" SHA_A "\n"
 	                       "file_id=2049:131:1839104:1767225600.123456789:1767225601.000000001\n"
 	                       "updated_at=1767225600\n"
 	                       "previous_version=1.4.1\n"
 	                       "previous_sha256=" SHA_B "\n"
+	                       "previous_mode=4755\n"
 	                       "rolled_back_from=1.5\n"
 	                       "last_error=download failed: exit=22, 'curl: (22) The requested URL "
 	                       "returned error: 404'  a=b==c  100% \t\"quoted\" \\ back\n"
@@ -246,6 +252,53 @@ START_TEST(test_target_state_round_trips_every_field)
 }
 END_TEST
 
+START_TEST(test_floor_only_goes_up_and_a_state_without_one_gets_its_version)
+{
+	static const char legacy[] = "version=2.0\nsha256=\nupdated_at=-1\n";
+	struct target_state st;
+
+	ck_assert_int_eq(state_parse_target(legacy, strlen(legacy), &st), 0);
+	ck_assert_str_eq(st.floor, "2.0");
+	ck_assert_int_eq(st.previous_mode, -1);
+	ck_assert_int_eq(target_state_raise_floor(&st, "1.9"), 0);
+	ck_assert_str_eq(st.floor, "2.0");
+	ck_assert_int_eq(target_state_raise_floor(&st, "2.0~rc1"), 0);
+	ck_assert_str_eq(st.floor, "2.0");
+	ck_assert_int_eq(target_state_raise_floor(&st, "2.0.1"), 0);
+	ck_assert_str_eq(st.floor, "2.0.1");
+	ck_assert_int_eq(target_state_raise_floor(&st, NULL), 0);
+	ck_assert_str_eq(st.floor, "2.0.1");
+	target_state_clear(&st);
+
+	/* A floor above the version stays; the version forgotten keeps the floor. */
+	ck_assert_int_eq(state_parse_target("version=1.0\nfloor=3.0\n", 22, &st), 0);
+	ck_assert_str_eq(st.floor, "3.0");
+	target_state_clear(&st);
+	ck_assert_int_eq(state_parse_target("floor=3.0\n", 10, &st), 0);
+	ck_assert_ptr_null(st.version);
+	ck_assert_str_eq(st.floor, "3.0");
+	target_state_clear(&st);
+}
+END_TEST
+
+START_TEST(test_previous_mode_is_octal_up_to_07777)
+{
+	struct target_state st;
+
+	ck_assert_int_eq(state_parse_target("previous_mode=6755\n", 19, &st), 0);
+	ck_assert_int_eq(st.previous_mode, 06755);
+	target_state_clear(&st);
+	ck_assert_int_eq(state_parse_target("previous_mode=\n", 15, &st), 0);
+	ck_assert_int_eq(st.previous_mode, -1);
+	target_state_clear(&st);
+	ck_assert_int_eq(state_parse_target("previous_mode=17777\n", 20, &st), -EBADMSG);
+	ck_assert_int_eq(state_parse_target("previous_mode=-1\n", 17, &st), -EBADMSG);
+	ck_assert_int_eq(state_parse_target("previous_mode=0789\n", 19, &st), -EBADMSG);
+	ck_assert_int_eq(state_parse_target("floor=1\nfloor=2\n", 16, &st), -EBADMSG);
+	assert_never(&st);
+}
+END_TEST
+
 START_TEST(test_newlines_in_last_error_become_spaces_and_inject_nothing)
 {
 	struct target_state in, out;
@@ -264,7 +317,7 @@ START_TEST(test_newlines_in_last_error_become_spaces_and_inject_nothing)
 	text = read_file(path, &len);
 	for (size_t i = 0; i < len; i++)
 		lines += text[i] == '\n';
-	ck_assert_uint_eq(lines, 17); /* one a key, none injected */
+	ck_assert_uint_eq(lines, 19); /* one a key, none injected */
 	free(text);
 	target_state_clear(&in);
 	target_state_clear(&out);
@@ -740,6 +793,8 @@ static Suite *state_suite(void)
 	tcase_add_test(targets, test_target_state_round_trips_every_field);
 	tcase_add_test(targets, test_newlines_in_last_error_become_spaces_and_inject_nothing);
 	tcase_add_test(targets, test_pending_counters_and_hold_round_trip);
+	tcase_add_test(targets, test_floor_only_goes_up_and_a_state_without_one_gets_its_version);
+	tcase_add_test(targets, test_previous_mode_is_octal_up_to_07777);
 	tcase_add_test(targets, test_missing_file_reads_as_never);
 	tcase_add_test(targets, test_damaged_file_is_ebadmsg_and_reads_as_never);
 	tcase_add_test(targets, test_unknown_keys_and_blank_lines_are_not_damage);

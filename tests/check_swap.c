@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -663,6 +664,88 @@ START_TEST(test_commit_before_finish_is_refused)
 }
 END_TEST
 
+/* --- privileges of -prev (SPEC 14) ------------------------------------- */
+
+/* A file capability (cap_net_bind_service+ep) as the kernel stores it: VFS_CAP_REVISION_2. */
+static const uint8_t cap_xattr[20] = { 0x01, 0x00, 0x00, 0x02, 0x00, 0x04, 0x00, 0x00 };
+
+static bool has_caps(const char *path)
+{
+	return getxattr(path, "security.capability", NULL, 0) > 0;
+}
+
+START_TEST(test_prev_loses_setuid_setgid_and_capabilities_and_the_mode_is_reported)
+{
+	struct swap_result res;
+	struct stat before;
+	bool caps;
+
+	write_file(target, "v1\n", 3, 0755);
+	ck_assert_int_eq(chmod(target, 06755), 0);
+	/* Only root may set a capability; without, the mode alone is checked. */
+	caps = setxattr(target, "security.capability", cap_xattr, sizeof(cap_xattr), 0) == 0;
+	ck_assert_int_eq(chmod(target, 06755), 0);
+	before = lstat_of(target);
+	install(target, "v2\n", &res);
+	ck_assert_int_eq(res.old_mode, 06755);
+	ck_assert_uint_eq(lstat_of(prevpath).st_ino, before.st_ino);
+	ck_assert_uint_eq(lstat_of(prevpath).st_mode & 07777, 0755);
+	ck_assert(!caps || !has_caps(prevpath));
+	/* The new file never gets set-uid either. */
+	ck_assert_uint_eq(lstat_of(target).st_mode & 07777, 0755);
+}
+END_TEST
+
+START_TEST(test_rollback_restores_the_recorded_mode_and_strips_the_new_prev)
+{
+	struct swap_result res;
+
+	write_file(target, "v1\n", 3, 0755);
+	ck_assert_int_eq(chmod(target, 04750), 0);
+	install(target, "v2\n", &res);
+	ck_assert_int_eq(res.old_mode, 04750);
+	ck_assert_uint_eq(lstat_of(prevpath).st_mode & 07777, 0750);
+	/* What is at PATH now is set-uid too (say, an outside chmod). */
+	ck_assert_int_eq(chmod(target, 04750), 0);
+	ck_assert_int_eq(swap_rollback(target, res.old_mode, &res), 0);
+	assert_file_bytes(target, "v1\n", 3);
+	ck_assert_uint_eq(lstat_of(target).st_mode & 07777, 04750);
+	ck_assert_int_eq(res.old_mode, 04750);
+	assert_file_bytes(prevpath, "v2\n", 3);
+	ck_assert_uint_eq(lstat_of(prevpath).st_mode & 07777, 0750);
+	assert_dir_holds(bindir, ".hello.updater-prev hello");
+}
+END_TEST
+
+START_TEST(test_prev_strip_at_startup_takes_setuid_from_a_leftover)
+{
+	write_file(prevpath, "v0\n", 3, 0755);
+	ck_assert_int_eq(chmod(prevpath, 02755), 0);
+	ck_assert_int_eq(swap_prev_strip(target), 1);
+	ck_assert_uint_eq(lstat_of(prevpath).st_mode & 07777, 0755);
+	ck_assert_int_eq(swap_prev_strip(target), 0);
+	ck_assert_int_eq(unlink(prevpath), 0);
+	ck_assert_int_eq(swap_prev_strip(target), 0);
+}
+END_TEST
+
+START_TEST(test_smoke_access_is_0550_for_the_group_then_the_final_mode_at_commit)
+{
+	struct staging st;
+
+	write_file(target, "v1\n", 3, 0700);
+	stage_ok(target, "v2\n", 3, &st);
+	ck_assert_uint_eq(lstat_of(st.path).st_mode & 07777, 0700);
+	ck_assert_int_eq(swap_stage_smoke_access(&st, getegid()), 0);
+	ck_assert_uint_eq(lstat_of(st.path).st_mode & 07777, 0550);
+	ck_assert_int_eq(swap_commit(&st, NULL), 0);
+	ck_assert_uint_eq(lstat_of(target).st_mode & 07777, 0700);
+	ck_assert_uint_eq(lstat_of(target).st_uid, geteuid());
+	swap_stage_abort(&st);
+	assert_dir_holds(bindir, ".hello.updater-prev hello");
+}
+END_TEST
+
 /* --- rollback ----------------------------------------------------------- */
 
 START_TEST(test_rollback_restores_old_file_and_keeps_rolled_back_one_as_prev)
@@ -676,7 +759,7 @@ START_TEST(test_rollback_restores_old_file_and_keeps_rolled_back_one_as_prev)
 	v2 = lstat_of(target);
 
 	memset(&res, 0xa5, sizeof(res));
-	ck_assert_int_eq(swap_rollback(target, &res), 0);
+	ck_assert_int_eq(swap_rollback(target, -1, &res), 0);
 	now = lstat_of(target);
 	prev = lstat_of(prevpath);
 	assert_file_bytes(target, "v1\n", 3);
@@ -689,7 +772,7 @@ START_TEST(test_rollback_restores_old_file_and_keeps_rolled_back_one_as_prev)
 	assert_dir_holds(bindir, ".hello.updater-prev hello");
 
 	/* Rolling back again goes forward again. */
-	ck_assert_int_eq(swap_rollback(target, &res), 0);
+	ck_assert_int_eq(swap_rollback(target, -1, &res), 0);
 	assert_file_bytes(target, "v2\n", 3);
 	assert_file_bytes(prevpath, "v1\n", 3);
 	ck_assert_uint_eq(lstat_of(target).st_ino, v2.st_ino);
@@ -703,10 +786,10 @@ START_TEST(test_rollback_without_prev_is_enoent)
 	struct swap_result res = { .had_old = true, .old_ino = 42 };
 	struct stat before;
 
-	ck_assert_int_eq(swap_rollback(target, &res), -ENOENT);
+	ck_assert_int_eq(swap_rollback(target, -1, &res), -ENOENT);
 	write_file(target, OLD, strlen(OLD), 0755);
 	before = lstat_of(target);
-	ck_assert_int_eq(swap_rollback(target, &res), -ENOENT);
+	ck_assert_int_eq(swap_rollback(target, -1, &res), -ENOENT);
 	ck_assert_uint_eq(lstat_of(target).st_ino, before.st_ino);
 	assert_file_bytes(target, OLD, strlen(OLD));
 	assert_dir_holds(bindir, "hello");
@@ -724,7 +807,7 @@ START_TEST(test_rollback_when_prev_is_the_file_itself_is_enoent_and_leaves_no_li
 	write_file(target, OLD, strlen(OLD), 0755);
 	ck_assert_int_eq(link(target, prevpath), 0);
 	before = lstat_of(target);
-	ck_assert_int_eq(swap_rollback(target, NULL), -ENOENT);
+	ck_assert_int_eq(swap_rollback(target, -1, NULL), -ENOENT);
 	ck_assert_uint_eq(lstat_of(target).st_ino, before.st_ino);
 	assert_file_bytes(target, OLD, strlen(OLD));
 	assert_dir_holds(bindir, ".hello.updater-prev hello");
@@ -736,7 +819,7 @@ START_TEST(test_rollback_with_only_prev_puts_it_back)
 	struct swap_result res;
 
 	write_file(prevpath, OLD, strlen(OLD), 0755);
-	ck_assert_int_eq(swap_rollback(target, &res), 0);
+	ck_assert_int_eq(swap_rollback(target, -1, &res), 0);
 	ck_assert(!res.had_old);
 	assert_file_bytes(target, OLD, strlen(OLD));
 	assert_dir_holds(bindir, "hello");
@@ -751,7 +834,7 @@ START_TEST(test_rollback_refuses_symlink_at_path)
 	write_file(victim, NEW, strlen(NEW), 0755);
 	write_file(prevpath, OLD, strlen(OLD), 0755);
 	ck_assert_int_eq(symlink(victim, target), 0);
-	ck_assert_int_eq(swap_rollback(target, NULL), -ELOOP);
+	ck_assert_int_eq(swap_rollback(target, -1, NULL), -ELOOP);
 	ck_assert(S_ISLNK(lstat_of(target).st_mode));
 	assert_file_bytes(victim, NEW, strlen(NEW));
 	assert_file_bytes(prevpath, OLD, strlen(OLD));
@@ -1030,7 +1113,8 @@ static Suite *swap_suite(void)
 	TCase *hash = tcase_create("hash");
 	TCase *planted = tcase_create("planted");
 	TCase *full = tcase_create("full");
-	TCase *all[] = { stage, verify, owner, commit, rollback, cleanup, hash, planted, full };
+	TCase *privileges = tcase_create("privileges");
+	TCase *all[] = { stage, verify, owner, commit, rollback, cleanup, hash, planted, full, privileges };
 
 	tcase_add_test(stage, test_stage_open_creates_private_file_beside_target_and_leaves_target);
 	tcase_add_test(stage, test_symlink_at_target_is_refused_with_eloop);
@@ -1055,6 +1139,10 @@ static Suite *swap_suite(void)
 
 	tcase_add_test(rollback, test_rollback_restores_old_file_and_keeps_rolled_back_one_as_prev);
 	tcase_add_test(rollback, test_rollback_without_prev_is_enoent);
+	tcase_add_test(privileges, test_prev_loses_setuid_setgid_and_capabilities_and_the_mode_is_reported);
+	tcase_add_test(privileges, test_rollback_restores_the_recorded_mode_and_strips_the_new_prev);
+	tcase_add_test(privileges, test_prev_strip_at_startup_takes_setuid_from_a_leftover);
+	tcase_add_test(privileges, test_smoke_access_is_0550_for_the_group_then_the_final_mode_at_commit);
 	tcase_add_test(rollback, test_rollback_when_prev_is_the_file_itself_is_enoent_and_leaves_no_link);
 	tcase_add_test(rollback, test_rollback_with_only_prev_puts_it_back);
 	tcase_add_test(rollback, test_rollback_refuses_symlink_at_path);

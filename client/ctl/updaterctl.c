@@ -8,6 +8,7 @@
  *   updaterctl [--socket PATH] hold|unhold TARGET
  *   updaterctl [--socket PATH] metrics
  *   updaterctl rollout-bucket [--machine-id ID | --machine-id-file FILE] TARGET VERSION
+ *   updaterctl [--socket PATH] seed TARGET VERSION
  *
  * One datagram is one request (the words are in updater-protocol.h), sent
  * with sendto() and MSG_DONTWAIT from an autobound socket so the daemon can
@@ -72,6 +73,7 @@ static void usage(FILE *f)
 		"  rollout-bucket [--machine-id ID | --machine-id-file FILE] TARGET VERSION\n"
 		"                            this machine's place in VERSION's rollout, 0 (first) to 1\n"
 		"                            (computed here, without the daemon)\n"
+		"  seed TARGET VERSION       record VERSION as TARGET's installed version and floor (root only)\n"
 		"\n"
 		"The socket is PATH, $UPDATER_SOCKET or %s.\n"
 		"Exit: 0 done, 1 the daemon reported a failure, 2 usage, 3 not reachable.\n",
@@ -1193,6 +1195,22 @@ static int cmd_rollout_bucket(int argc, char *argv[])
 	return flush_stdout() < 0 ? EXIT_FAILED : 0;
 }
 
+static int cmd_seed(int fd, const char *target, const char *version, const sigset_t *waitmask)
+{
+	char req[REQUEST_MAX + 1], buf[1024];
+
+	if (snprintf(req, sizeof(req), UPDATER_REQ_SEED "%s %s", target, version) > REQUEST_MAX) {
+		warnx_("seed: target name or version too long");
+		return EXIT_USAGE;
+	}
+	ctl_send(fd, req);
+	ctl_reply(fd, buf, sizeof(buf), waitmask);
+	if (!has_prefix(buf, UPDATER_REPLY_OK))
+		return fail_reply(req, buf);
+	print_safe(stdout, buf);
+	return flush_stdout() < 0 ? EXIT_FAILED : 0;
+}
+
 static bool parse_seconds(const char *s, double *ret)
 {
 	char *end;
@@ -1312,6 +1330,13 @@ int main(int argc, char *argv[])
 		if (r >= 0)
 			return r;
 		goto bad_usage;
+	}
+	if (strcmp(cmd, "seed") == 0) {
+		if (argc != 2 || !*argv[0] || !*argv[1])
+			goto bad_usage;
+		setup_signals(&waitmask);
+		fd = ctl_connect();
+		return cmd_seed(fd, argv[0], argv[1], &waitmask);
 	}
 	if (strcmp(cmd, "help") == 0) {
 		usage(stdout);

@@ -18,6 +18,7 @@ struct named_fd {
 
 struct updater_state {
 	bool initialized;
+	bool secure; /* AT_SECURE: set-uid or set-gid, see libupdater.c */
 	char *path; /* absolute; symlinks are not resolved, so a flip is seen */
 	dev_t dev;  /* of the running image */
 	ino_t ino;

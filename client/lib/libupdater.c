@@ -8,6 +8,12 @@
  * hands the kept descriptors over the way systemd's socket activation does
  * (LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID), so the new image finds them with
  * updater_inherited_fd() or sd_listen_fds().
+ *
+ * In a set-uid or set-gid program (AT_SECURE) the caller's environment and
+ * argv[0] are the caller's to choose, so none of them names what runs next:
+ * only the canonical /proc/self/exe path, and only while nobody but its
+ * owner (root or the program's own user) can write it or a directory above
+ * it. LISTEN_* and UPDATER_WATCH_FD are not adopted either (SPEC 14).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -286,6 +293,48 @@ done:
 	return 0;
 }
 
+/* Started set-uid or set-gid (or with file capabilities): the caller is not to be trusted. */
+static bool secure_mode(void)
+{
+	return getauxval(AT_SECURE) != 0;
+}
+
+/*
+ * True when nobody but root or the effective user can change what PATH
+ * (absolute, canonical) executes: the file and every directory above it are
+ * owned by one of them and writable by neither group nor others. A
+ * root-owned sticky directory (/tmp) is allowed: there, nobody else may
+ * rename or delete what is not theirs.
+ */
+static bool path_is_trusted(const char *path)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (path[0] != '/' || len >= sizeof(buf))
+		return false;
+	memcpy(buf, path, len + 1);
+	for (;;) {
+		struct stat st;
+		char *slash;
+
+		if (lstat(buf, &st) < 0 || S_ISLNK(st.st_mode))
+			return false;
+		if (st.st_uid != 0 && st.st_uid != geteuid())
+			return false;
+		if ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
+		    !(S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX) && st.st_uid == 0 && strcmp(buf, path) != 0))
+			return false;
+		if (strcmp(buf, "/") == 0)
+			return true;
+		slash = strrchr(buf, '/');
+		if (slash == buf)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+	}
+}
+
 int updater_init(int argc, char *argv[])
 {
 	struct stat st;
@@ -304,7 +353,17 @@ int updater_init(int argc, char *argv[])
 	if (r < 0)
 		return -errno;
 
-	S->path = resolve_path(getenv(REEXEC_PATH_VAR), argv[0], st.st_dev, st.st_ino);
+	S->secure = secure_mode();
+	if (S->secure) {
+		/* Not argv[0], PATH or UPDATER_REEXEC_PATH: the caller chose them. */
+		S->path = proc_self_exe_path();
+		(void)unsetenv("LISTEN_PID");
+		(void)unsetenv("LISTEN_FDS");
+		(void)unsetenv("LISTEN_FDNAMES");
+		(void)unsetenv(UPDATER_WATCH_FD_VAR);
+	} else {
+		S->path = resolve_path(getenv(REEXEC_PATH_VAR), argv[0], st.st_dev, st.st_ino);
+	}
 	(void)unsetenv(REEXEC_PATH_VAR);
 	if (!S->path)
 		return -ENOMEM;
@@ -643,6 +702,9 @@ int updater_reexec(void)
 	for (size_t i = 0; i < S->n_kept; i++)
 		if (!fd_is_open(S->kept[i].fd))
 			return -EBADF;
+	/* A set-uid program re-executes only a file nobody else can change. */
+	if (S->secure && !path_is_trusted(S->path))
+		return -EPERM;
 	/* Cheap checks first; execve() has the last word. */
 	if (stat(S->path, &st) < 0)
 		return -errno;

@@ -155,13 +155,23 @@ struct listen_sock {
 	char *spec;      /* as given, without the NAME= part */
 	char *name;      /* for LISTEN_FDNAMES: never contains ':' */
 	char *unix_path; /* a filesystem socket we created and unlink at exit */
+	/* unix:PATH[,mode=OCTAL][,user=U][,group=G]: PATH, and what its file gets. */
+	char *unix_want;
+	mode_t unix_mode; /* 0666 unless mode= says; never the umask's */
+	uid_t unix_uid;   /* (uid_t)-1: unchanged */
+	gid_t unix_gid;   /* (gid_t)-1: unchanged */
+	dev_t unix_dev;   /* who the file at unix_path is: unlinked at exit only while it still is */
+	ino_t unix_ino;
 	int fd;
 };
 
-/* Check "[NAME=]tcp:HOST:PORT" or "[NAME=]unix:PATH" and fill *ret (fd -1).
- * -EINVAL with *ret_why set to a reason for people on a bad spec. */
+/* Check "[NAME=]tcp:HOST:PORT" or "[NAME=]unix:PATH[,mode=0660][,user=U][,group=G]"
+ * and fill *ret (fd -1). -EINVAL with *ret_why set to a reason for people on
+ * a bad spec. */
 int listen_parse(const char *arg, struct listen_sock *ret, const char **ret_why);
-/* Create, bind and listen. -errno, with *ret_what naming the failed step. */
+/* Create, bind and listen. -errno, with *ret_what naming the failed step. A
+ * unix socket file is replaced only when it is stale (connect() refused):
+ * -EADDRINUSE when a program still listens there. */
 int listen_open(struct listen_sock *l, const char **ret_what);
 /* Adopt sockets a service manager passed to updater-run itself (LISTEN_PID
  * is our pid): *ret_socks is a new array of *ret_n entries (maybe 0). */

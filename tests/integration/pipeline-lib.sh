@@ -86,6 +86,9 @@ pl_config() {
 		echo "min_interval: 0"
 		echo "script_user: nobody"
 		printf '%s\n' "$@"
+		if ((${#PL_TRUSTED[@]} == 0)) && [[ " $* " != *" allow_unsigned:"* ]]; then
+			echo "allow_unsigned: true"
+		fi
 		if ((${#PL_TRUSTED[@]} > 0)); then
 			echo "trusted_keys:"
 			for k in "${PL_TRUSTED[@]}"; do
