@@ -1203,8 +1203,10 @@ static int cmd_seed(int fd, const char *target, const char *version, const sigse
 		warnx_("seed: target name or version too long");
 		return EXIT_USAGE;
 	}
-	ctl_send(fd, req);
-	ctl_reply(fd, buf, sizeof(buf), waitmask);
+	int64_t deadline = now_ms() + REPLY_TIMEOUT_MS;
+
+	ctl_send(fd, req, deadline, waitmask);
+	ctl_reply(fd, buf, sizeof(buf), deadline, waitmask);
 	if (!has_prefix(buf, UPDATER_REPLY_OK))
 		return fail_reply(req, buf);
 	print_safe(stdout, buf);
@@ -1335,7 +1337,7 @@ int main(int argc, char *argv[])
 		if (argc != 2 || !*argv[0] || !*argv[1])
 			goto bad_usage;
 		setup_signals(&waitmask);
-		fd = ctl_connect();
+		fd = ctl_socket();
 		return cmd_seed(fd, argv[0], argv[1], &waitmask);
 	}
 	if (strcmp(cmd, "help") == 0) {
