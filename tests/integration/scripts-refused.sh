@@ -23,6 +23,7 @@ install_script "$TEST_TMP/scripts/download" "#!/bin/sh
 exit 1"
 
 write_config "$TEST_TMP/updater.yaml" \
+	"script_user: nobody" \
 	"interval: 0" \
 	"min_interval: 0" \
 	"targets:" \
