@@ -15,6 +15,7 @@ libupdater_core_la_SOURCES = \
 	client/lib/libupdater.c \
 	client/lib/watch.c \
 	client/lib/watch.h \
+	client/lib/preflight.c \
 	client/lib/internal.h
 libupdater_la_SOURCES =
 libupdater_la_LIBADD = libupdater-core.la

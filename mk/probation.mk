@@ -30,6 +30,7 @@ tests_probation_server_bad_LDFLAGS = $(AM_LDFLAGS) -no-install
 PROBATION_TESTS = \
 	tests/integration/probation-gate.sh \
 	tests/integration/probation-resume.sh \
-	tests/integration/probation-stale.sh
+	tests/integration/probation-stale.sh \
+	tests/integration/probation-preflight.sh
 TESTS += $(PROBATION_TESTS)
 EXTRA_DIST += $(PROBATION_TESTS) tests/integration/probation-lib.sh

@@ -58,6 +58,22 @@ void updater_watch_after_failed_exec_(int handed);
  */
 void updater_keep_clear_(void);
 
+/*
+ * The pre-flight of updater_reexec() (preflight.c). UPDATER_PREFLIGHT=FD
+ * marks the child that runs the new file once: its updater_init() writes
+ * "ok" on FD and exits at once (updater_preflight_child_, called first in
+ * updater_init). updater_preflight_() runs that child and returns 0 once it
+ * said "ok", or -ENOEXEC (it ended before updater_init), -ETIMEDOUT (no
+ * answer within UPDATER_PREFLIGHT_TIMEOUT seconds, default 10), or the
+ * errno of its failed execve(). UPDATER_NO_PREFLIGHT set: 0 at once.
+ */
+#define UPDATER_PREFLIGHT_VAR "UPDATER_PREFLIGHT"
+#define UPDATER_PREFLIGHT_TIMEOUT_VAR "UPDATER_PREFLIGHT_TIMEOUT"
+#define UPDATER_NO_PREFLIGHT_VAR "UPDATER_NO_PREFLIGHT"
+#define UPDATER_PREFLIGHT_TIMEOUT_MS 10000
+void updater_preflight_child_(void);
+int updater_preflight_(const char *path, char *const argv[]);
+
 /* In updater_init(): take an instance handed over by the previous image (or none). */
 void updater_watch_adopt_(void);
 

@@ -340,6 +340,8 @@ int updater_init(int argc, char *argv[])
 	struct stat st;
 	int fd, r;
 
+	/* A pre-flight run by the previous image: it only wanted to see us get here. */
+	updater_preflight_child_();
 	if (S->initialized)
 		return -EALREADY;
 	if (argc < 1 || !argv || !argv[0])
@@ -712,6 +714,10 @@ int updater_reexec(void)
 		return -EACCES;
 	if (faccessat(AT_FDCWD, S->path, X_OK, AT_EACCESS) < 0)
 		return -errno;
+	/* The new file must get as far as updater_init() before we give up this image. */
+	r = updater_preflight_(S->path, S->argv);
+	if (r < 0)
+		return r;
 
 	r = list_open_fds(&open_fds, &n_open);
 	if (r < 0)
