@@ -21,6 +21,10 @@
 #                       rename to updater_watch_handle() == 1 in each (they
 #                       report and wait instead of re-executing): the
 #                       library's own share of the 100-server figure
+#  re-exec, no pre-flight  the first scenario again with UPDATER_NO_PREFLIGHT
+#                       set: the difference is the pre-flight's cost (one
+#                       fork and exec of the new build up to updater_init(),
+#                       which then exits), in latency and in CPU per re-exec
 #  restart, 1 server    the baselines: SIGTERM to the server, then start the
 #                       new build as soon as the old process is gone; twice:
 #                       (sh) a shell that busy-waits on /proc for the exit
@@ -67,12 +71,13 @@ echo "building (no sanitizers) in $work ..." >&2
 for v in 1 2; do
 	$cc -O2 -D_GNU_SOURCE -DHELLO_VERSION="\"$v\"" -I"$src/include" -I"$src/client/lib" \
 		"$src/examples/hello-server.c" "$src/client/lib/libupdater.c" "$src/client/lib/watch.c" \
+		"$src/client/lib/preflight.c" \
 		-o "$work/hello-$v" &
 done
 $cc -O2 -D_GNU_SOURCE "$src/tests/loadgen.c" -o "$work/loadgen" &
 $cc -O2 -D_GNU_SOURCE "$src/bench/restarter.c" -o "$work/restarter" &
 $cc -O2 -D_GNU_SOURCE -I"$src/include" -I"$src/client/lib" "$src/bench/watcher.c" \
-	"$src/client/lib/libupdater.c" "$src/client/lib/watch.c" -o "$work/watcher" &
+	"$src/client/lib/libupdater.c" "$src/client/lib/watch.c" "$src/client/lib/preflight.c" -o "$work/watcher" &
 wait
 mkdir "$work/bin" "$work/wbin"
 
@@ -198,6 +203,8 @@ restart_runs() {
 
 echo "re-exec, 1 server, $RUNS_1 runs ..." >&2
 reexec_runs 1 "$RUNS_1" 4 0 "$work/r1"
+echo "re-exec, 1 server, no pre-flight, $RUNS_1 runs ..." >&2
+UPDATER_NO_PREFLIGHT=1 reexec_runs 1 "$RUNS_1" 4 0 "$work/r1n"
 echo "re-exec, $SERVERS servers, $RUNS_100 runs ..." >&2
 reexec_runs "$SERVERS" "$RUNS_100" 1 2 "$work/r100"
 echo "watch, $SERVERS programs, $RUNS_100 runs ..." >&2
@@ -222,6 +229,7 @@ printf '%-22s %7s %11s %8s %8s %8s %8s %8s %8s\n' "scenario" "samples" "connecti
 	"lat.med" "lat.p99" "lat.max" "gap.med" "gap.p99"
 printf '%-22s %7s %11s %8s %8s %8s %8s %8s %8s\n' "" "" "" "" "ms" "ms" "ms" "ms" "ms"
 row "re-exec, 1 server" "$work/r1"
+row "re-exec, no pre-flight" "$work/r1n"
 row "re-exec, $SERVERS servers" "$work/r100"
 row "watch, $SERVERS programs" "$work/w100"
 row "restart (sh), 1 server" "$work/rs"
@@ -241,4 +249,7 @@ awk -v p="${l100[1]}" 'BEGIN { printf "p99 latency, 100 servers: %s ms (goal <= 
 awk -v p="${w100[1]}" 'BEGIN { printf "p99 detection, 100 watching programs: %s ms (goal <= 100): %s\n", p, (p <= 100 ? "met" : "NOT met") }'
 echo "CPU per re-exec (watch, exec, start-up): $(cat "$work/r1.cpu") ms with 1 server, $(cat "$work/r100.cpu") ms with $SERVERS;"
 echo "  $SERVERS re-executions at once need about $(awk -v c="$(cat "$work/r100.cpu")" -v n="$SERVERS" -v k="$(nproc)" 'BEGIN { printf "%.0f", c * n / k }') ms of the machine's $(nproc) CPUs"
+read -r -a l1n <<<"$(stats "$work/r1n.lat")"
+awk -v a="${l1[0]}" -v b="${l1n[0]}" -v c="$(cat "$work/r1.cpu")" -v d="$(cat "$work/r1n.cpu")" \
+	'BEGIN { printf "pre-flight cost (one fork + exec up to updater_init): median latency +%.2f ms, CPU +%.2f ms per re-exec\n", a - b, c - d }'
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -95,11 +95,24 @@ int updater_self_changed(void);
  * several milliseconds. The signal mask and ignored signals carry over, as
  * execve(2) does.
  *
+ * Pre-flight: before it gives up the running image, it starts the new file
+ * once as a child (same argv and environ, plus UPDATER_PREFLIGHT; stdin and
+ * stdout /dev/null, stderr shared, none of the kept descriptors), whose
+ * updater_init() reports success on a pipe and exits at once. Only then is
+ * the file executed in this process. A file that cannot load (a missing
+ * library, another architecture, truncated) or that exits before it calls
+ * updater_init() leaves this image serving: the call fails. The cost is one
+ * fork and exec of the new image up to its updater_init(); set
+ * UPDATER_NO_PREFLIGHT to skip it.
+ *
  * Returns only on failure, with the descriptors, their close-on-exec flags and
- * the environment as they were, so the program runs on: -EINVAL before
- * updater_init(); -EBADF when a kept descriptor was closed; -ENOENT, -EACCES,
- * -ENOEXEC, -ETXTBSY (the file is still being written) or another error of
- * execve(2) or of preparing it (-EMFILE, -ENOMEM).
+ * the environment as they were, so the program runs on (log it): -EINVAL
+ * before updater_init(); -EBADF when a kept descriptor was closed; -ENOEXEC
+ * when the pre-flight child ended before updater_init() (or the file is not
+ * a program); -ETIMEDOUT when it did not reach updater_init() within
+ * UPDATER_PREFLIGHT_TIMEOUT seconds (10); -ENOENT, -EACCES, -ETXTBSY (the
+ * file is still being written) or another error of execve(2) or of
+ * preparing it (-EMFILE, -ENOMEM).
  */
 int updater_reexec(void);
 

@@ -1,7 +1,8 @@
 /*
  * probation-server - a TCP server for the probation tests, built in several
  * versions (-DSERVER_VERSION) and one broken build (-DSERVER_BROKEN) that
- * exits 1 at start, before it ever calls updater_init().
+ * exits 1 at start, before it ever calls updater_init(), and one
+ * (-DSERVER_NO_READY) that serves but never sends READY=1.
  *
  *   probation-server --port N [--reexec]
  *   probation-server --fd            (the socket is fd 3, as LISTEN_FDS gives it)
@@ -135,8 +136,13 @@ int main(int argc, char *argv[])
 		wfd = updater_watch_fd();
 	}
 	fprintf(stderr, "probation-server %s: pid %ld serving\n", SERVER_VERSION, (long)getpid());
+#ifndef SERVER_NO_READY
 	if (notify)
 		notify_ready();
+#else
+	(void)notify; /* a build that serves but never says so */
+	(void)notify_ready;
+#endif
 	for (;;) {
 		struct pollfd p[2] = { { .fd = lfd, .events = POLLIN }, { .fd = wfd, .events = POLLIN } };
 

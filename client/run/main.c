@@ -15,6 +15,12 @@
  *             decided: exit, start again now, or start again after a backoff
  *   WAITING   the backoff before the next start
  *
+ * With --notify and --listen, a restart is overlapped: the next generation
+ * starts beside the one that serves (the "incoming" one), on the same
+ * sockets, and the old one gets --stop-signal (it "retires") only once the
+ * new one sent READY=1. An incoming generation that exits or misses
+ * --ready-timeout is killed and the old one serves on.
+ *
  * Listening sockets (--listen) belong to updater-run for its whole life, so
  * connections that arrive while no generation accepts wait in their backlog.
  */
@@ -100,6 +106,17 @@ struct run {
 	int last_code;           /* PROGRAM's last exit code, -1 before any */
 	int exit_override;       /* -1, or updater-run's own failure code */
 	unsigned backoff_s;
+
+	/* Overlapped restarts: the generation starting beside the serving one,
+	 * and the one being stopped after it was replaced. */
+	pid_t incoming_pid;      /* 0: none */
+	bool incoming_killed;    /* it failed: killed, waiting to be reaped */
+	int64_t incoming_started_at, incoming_ready_at;
+	char incoming_why[160];
+	pid_t retiring_pid;      /* the replaced generation's PROGRAM while it runs */
+	pid_t retiring_pgid;     /* its group, 0: none */
+	unsigned retiring_generation;
+	int64_t retiring_kill_at; /* SIGKILL to its group, 0 unset */
 };
 
 int64_t run_now_ms(void)
@@ -130,7 +147,8 @@ static void usage(FILE *f)
 		"                             unix:PATH,mode=0660,user=U,group=G sets its\n"
 		"                             file's mode (0666 by default) and owner\n"
 		"  -n, --notify               give PROGRAM a NOTIFY_SOCKET; a start counts\n"
-		"                             once it sends READY=1\n"
+		"                             once it sends READY=1; with --listen, restarts\n"
+		"                             overlap: the old one stops once the new is ready\n"
 		"      --ready-timeout SECONDS  how long to wait for READY=1 (30)\n"
 		"      --rewrite FROM:TO      send TO instead of FROM to PROGRAM, forwarded or\n"
 		"                             as the stop signal (TO 0: nothing); repeatable\n"
@@ -561,6 +579,9 @@ fail:
 
 static void begin_stop(struct run *r, enum next next);
 static void finish_stop(struct run *r);
+static void describe_status(int status, char *buf, size_t size);
+static void mark_ready(struct run *r);
+static int rewritten(const struct run *r, int sig);
 
 /* ---- the terminal ------------------------------------------------------- */
 
@@ -675,29 +696,23 @@ static void start_failed(struct run *r)
 	finish_stop(r);
 }
 
-static void start_generation(struct run *r)
+/* Fork and exec PROGRAM in a group of its own. Returns its PID (also when
+ * the exec failed: *ret_exec_failed, logged; the child then exits), or -1
+ * when it could not fork (logged). */
+static pid_t spawn(struct run *r, bool *ret_exec_failed)
 {
 	int pipefd[2], e = 0;
 	ssize_t n;
 	pid_t pid;
 
-	r->generation++;
-	r->ready = false;
-	r->exec_failed = false;
-	r->killed = false;
-	r->forwarded_sig = 0;
-	r->kill_at = r->ready_at = r->start_at = 0;
-	r->started_at = run_now_ms();
+	*ret_exec_failed = false;
 	if (r->o.restart_on_update)
 		program_watch_note_started(&r->watch);
-	r->take_tty = tty_is_ours(r);
-
 	/* The child reports a failed exec through this pipe; a successful
 	 * exec closes it (close-on-exec), so the read returns 0. */
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		log_err("cannot start '%s': pipe: %m", r->path);
-		start_failed(r);
-		return;
+		return -1;
 	}
 	pid = tree_fork(&r->tree);
 	if (pid < 0) {
@@ -705,8 +720,7 @@ static void start_generation(struct run *r)
 		log_err("cannot start '%s': fork: %m", r->path);
 		(void)close(pipefd[0]);
 		(void)close(pipefd[1]);
-		start_failed(r);
-		return;
+		return -1;
 	}
 	if (pid == 0) {
 		(void)close(pipefd[0]);
@@ -716,10 +730,6 @@ static void start_generation(struct run *r)
 	/* Also here, so that a signal forwarded before the child ran reaches
 	 * its group; fails harmlessly once the child has exec'd. */
 	(void)setpgid(pid, pid);
-	r->main_pid = pid;
-	r->pgid = pid;
-	r->phase = PHASE_RUNNING;
-
 	for (;;) {
 		n = read(pipefd[0], &e, sizeof(e));
 		if (n < 0 && errno == EINTR)
@@ -732,9 +742,36 @@ static void start_generation(struct run *r)
 	}
 	(void)close(pipefd[0]);
 	if (n == (ssize_t)sizeof(e)) {
-		r->exec_failed = true;
+		*ret_exec_failed = true;
 		errno = e;
 		log_err("cannot execute '%s': %m", r->path);
+	}
+	return pid;
+}
+
+static void start_generation(struct run *r)
+{
+	bool exec_failed;
+	pid_t pid;
+
+	r->generation++;
+	r->ready = false;
+	r->exec_failed = false;
+	r->killed = false;
+	r->forwarded_sig = 0;
+	r->kill_at = r->ready_at = r->start_at = 0;
+	r->started_at = run_now_ms();
+	r->take_tty = tty_is_ours(r);
+	pid = spawn(r, &exec_failed);
+	if (pid < 0) {
+		start_failed(r);
+		return;
+	}
+	r->main_pid = pid;
+	r->pgid = pid;
+	r->phase = PHASE_RUNNING;
+	if (exec_failed) {
+		r->exec_failed = true;
 		return; /* its exit is handled like any other */
 	}
 	if (r->o.notify) {
@@ -744,6 +781,112 @@ static void start_generation(struct run *r)
 	} else {
 		mark_ready(r);
 	}
+}
+
+/* ---- overlapped restarts (--notify with --listen) ------------------------ */
+
+/* A restart may overlap when the serving generation is ready, its sockets
+ * are updater-run's, and READY=1 can say when the next one serves. */
+static bool can_overlap(const struct run *r)
+{
+	return r->o.notify && r->o.n_listens > 0 && r->phase == PHASE_RUNNING && r->main_pid && r->ready &&
+	       !r->terminating;
+}
+
+/* The incoming generation failed: kill its group; the serving one goes on. */
+static void incoming_fail(struct run *r, const char *what)
+{
+	log_warn("generation %u of '%s' (pid %d) %s: killed; generation %u (pid %d) keeps serving",
+		 r->generation + 1, r->path, (int)r->incoming_pid, what, r->generation, (int)r->main_pid);
+	(void)kill(-r->incoming_pid, SIGKILL);
+	(void)kill(r->incoming_pid, SIGKILL);
+	r->incoming_killed = true;
+	r->incoming_ready_at = 0;
+}
+
+static void start_incoming(struct run *r, const char *why)
+{
+	bool exec_failed;
+	pid_t pid;
+
+	if (r->incoming_pid && !r->incoming_killed)
+		incoming_fail(r, "was replaced by a newer start");
+	r->take_tty = false; /* the terminal stays with the serving generation */
+	pid = spawn(r, &exec_failed);
+	if (pid < 0)
+		return; /* logged; the serving generation goes on */
+	if (r->incoming_pid) {
+		/* The one killed above is still to be reaped: as a stray child. */
+		log_debug("pid %d is left to be reaped", (int)r->incoming_pid);
+	}
+	r->incoming_pid = pid;
+	r->incoming_killed = false;
+	r->incoming_started_at = run_now_ms();
+	r->incoming_ready_at = r->incoming_started_at + r->o.ready_timeout_ms;
+	(void)snprintf(r->incoming_why, sizeof(r->incoming_why), "%s", why);
+	if (exec_failed)
+		incoming_fail(r, "could not be executed");
+	else
+		log_notice("restarting '%s' overlapped: %s; generation %u starts as pid %d beside generation %u",
+			   r->path, why, r->generation + 1, (int)pid, r->generation);
+}
+
+/* The incoming generation sent READY=1: it serves now; the old one retires. */
+static void promote_incoming(struct run *r)
+{
+	int stop = rewritten(r, r->o.stop_signal);
+
+	if (r->retiring_pgid) {
+		/* A generation still retiring from the previous restart: no more grace. */
+		(void)kill(-r->retiring_pgid, SIGKILL);
+	}
+	r->retiring_pid = r->main_pid;
+	r->retiring_pgid = r->pgid;
+	r->retiring_generation = r->generation;
+	r->retiring_kill_at = run_now_ms() + r->o.grace_ms;
+	if (stop != 0) {
+		(void)kill(-r->retiring_pgid, stop);
+		if (stop != SIGKILL && stop != SIGCONT)
+			(void)kill(-r->retiring_pgid, SIGCONT);
+	}
+	r->generation++;
+	r->main_pid = r->incoming_pid;
+	r->pgid = r->incoming_pid;
+	r->started_at = r->incoming_started_at;
+	r->forwarded_sig = 0;
+	r->exec_failed = false;
+	r->incoming_pid = 0;
+	r->incoming_ready_at = 0;
+	(void)snprintf(r->why, sizeof(r->why), "%s", r->incoming_why);
+	mark_ready(r);
+	log_info("generation %u (pid %d) is stopped with %s now that generation %u serves",
+		 r->retiring_generation, (int)r->retiring_pid, signal_to_string(r->o.stop_signal), r->generation);
+}
+
+/* Reaped PID: was it one of the overlapped generations? */
+static bool reap_overlapped(struct run *r, pid_t pid, int status)
+{
+	char desc[96];
+
+	if (pid == r->incoming_pid && r->incoming_pid) {
+		describe_status(status, desc, sizeof(desc));
+		if (!r->incoming_killed) {
+			char what[128];
+
+			(void)snprintf(what, sizeof(what), "%s before it sent READY=1", desc);
+			incoming_fail(r, what);
+		}
+		r->incoming_pid = 0;
+		r->incoming_killed = false;
+		return true;
+	}
+	if (pid == r->retiring_pid && r->retiring_pid) {
+		describe_status(status, desc, sizeof(desc));
+		log_info("generation %u of '%s' (pid %d) %s", r->retiring_generation, r->path, (int)pid, desc);
+		r->retiring_pid = 0;
+		return true;
+	}
+	return false;
 }
 
 /* ---- stopping ----------------------------------------------------------- */
@@ -918,6 +1061,8 @@ static void reap(struct run *r)
 		if (pid == r->main_pid) {
 			main_ended = true;
 			main_status = status;
+		} else if (reap_overlapped(r, pid, status)) {
+			continue;
 		} else {
 			log_debug("reaped pid %d", (int)pid);
 		}
@@ -934,6 +1079,10 @@ static void restart(struct run *r, const char *why)
 		return;
 	switch (r->phase) {
 	case PHASE_RUNNING:
+		if (can_overlap(r)) {
+			start_incoming(r, why);
+			break;
+		}
 		log_notice("restarting '%s': %s", r->path, why);
 		(void)snprintf(r->why, sizeof(r->why), "%s", why);
 		begin_stop(r, NEXT_START);
@@ -984,6 +1133,9 @@ static void terminate(struct run *r, int sig)
 		notify_upstream(r, "STOPPING=1");
 	}
 	r->terminating = true;
+	/* A generation that was not serving yet has nothing to finish. */
+	if (r->incoming_pid && !r->incoming_killed)
+		incoming_fail(r, "is not needed any more");
 	switch (r->phase) {
 	case PHASE_RUNNING:
 		forward(r, sig);
@@ -1154,6 +1306,11 @@ static void handle_notify(struct run *r)
 		}
 		if (m.status[0])
 			log_debug("pid %d: STATUS=%s", (int)m.pid, m.status);
+		if (m.ready && r->incoming_pid && !r->incoming_killed && r->phase == PHASE_RUNNING &&
+		    (m.pid == r->incoming_pid || getpgid(m.pid) == r->incoming_pid)) {
+			promote_incoming(r);
+			continue;
+		}
 		if (m.ready && r->phase == PHASE_RUNNING && r->main_pid && !r->ready)
 			mark_ready(r);
 	}
@@ -1194,6 +1351,22 @@ static void on_deadlines(struct run *r)
 			begin_stop(r, NEXT_BACKOFF);
 		}
 	}
+	if (r->incoming_ready_at && now >= r->incoming_ready_at && !r->incoming_killed) {
+		char what[96];
+
+		(void)snprintf(what, sizeof(what), "did not send READY=1 within %.3g s",
+			       (double)r->o.ready_timeout_ms / 1000.0);
+		incoming_fail(r, what);
+	}
+	if (r->retiring_kill_at && now >= r->retiring_kill_at) {
+		if (r->retiring_pid)
+			log_warn("generation %u of '%s' (pid %d) still runs %.3g s after %s: killing its group",
+				 r->retiring_generation, r->path, (int)r->retiring_pid,
+				 (double)r->o.grace_ms / 1000.0, signal_to_string(r->o.stop_signal));
+		(void)kill(-r->retiring_pgid, SIGKILL);
+		r->retiring_kill_at = 0;
+		r->retiring_pgid = 0;
+	}
 	if (r->phase == PHASE_WAITING && now >= r->start_at)
 		start_generation(r);
 }
@@ -1208,6 +1381,10 @@ static int next_timeout(const struct run *r)
 		t = r->ready_at;
 	if (r->phase == PHASE_WAITING && r->start_at < t)
 		t = r->start_at;
+	if (r->incoming_ready_at && !r->incoming_killed && r->incoming_ready_at < t)
+		t = r->incoming_ready_at;
+	if (r->retiring_kill_at && r->retiring_kill_at < t)
+		t = r->retiring_kill_at;
 	if (t == INT64_MAX)
 		return -1;
 	if (t <= now)

@@ -33,6 +33,7 @@ install_new() {
 	mv -f "$TEST_TMP/bin/.hello.new" "$TEST_TMP/bin/hello"
 }
 failures() { grep -c 're-exec failed, serving on' "$TEST_TMP/server.log"; }
+failures_at_least() { (($(failures) >= $1)); }
 
 printf 'this is not a program\n' >"$TEST_TMP/garbage"
 head -c 4096 "$PSRV-v2" >"$TEST_TMP/truncated"
@@ -40,7 +41,7 @@ n=0
 for bad in "$PSRV-bad" "$TEST_TMP/garbage" "$TEST_TMP/truncated"; do
 	install_new "$bad"
 	n=$((n + 1))
-	wait_until 20 test "$(failures)" -ge $n || fail "no failed re-exec logged for $(basename "$bad"): $(tail -n 5 "$TEST_TMP/server.log")"
+	wait_until 20 failures_at_least $n || fail "no failed re-exec logged for $(basename "$bad"): $(tail -n 5 "$TEST_TMP/server.log")"
 	answers 1.0 || fail "after $(basename "$bad"), the server does not answer as 1.0"
 	sleep 0.3
 done
