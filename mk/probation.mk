@@ -38,4 +38,4 @@ PROBATION_TESTS = \
 	tests/integration/probation-preflight.sh \
 	tests/integration/run-overlap.sh
 TESTS += $(PROBATION_TESTS)
-EXTRA_DIST += $(PROBATION_TESTS) tests/integration/probation-lib.sh
+EXTRA_DIST += $(PROBATION_TESTS) tests/integration/probation-lib.sh bench/probation.sh
