@@ -55,7 +55,9 @@ assert_eq "$PL_RC" 0 "check with nothing new, before 2.0 expires ($PL_OUT)"
 [[ $PL_OUT == *"hello 2.0 is up to date"* ]] || fail "the 304 was not answered with the cached manifest: '$PL_OUT'"
 assert_eq "$(access_count '^304 GET /repo/manifest ')" $((n304 + 1)) "the conditional request was answered 304"
 # Frozen past the release's expiry: every check now fails, loudly.
-wait_until 10 test "$(date +%s)" -gt "$(date -d "$(sed -n 's/^expires=//p' "$REPO/manifest")" +%s)"
+expires_at=$(date -d "$(sed -n 's/^expires=//p' "$REPO/manifest")" +%s)
+past_expiry() { [[ $(date +%s) -gt $expires_at ]]; }
+wait_until 10 past_expiry || fail "2.0 did not expire"
 sleep 1
 pl_check
 assert_eq "$PL_RC" 1 "check against a frozen mirror after the release expired ($PL_OUT)"

@@ -36,7 +36,8 @@ wait_until 10 has_note "$TEST_TMP/sub.out" 'updated hello 2\.0' || fail "no 'upd
 wait_until 10 has_note "$TEST_TMP/sub.out" 'healthy hello 2\.0' || fail "no health: should be healthy at once: $(cat "$TEST_TMP/sub.out")"
 wait_until 10 daemon_idle || fail "the round did not end"
 # The follower re-executes into 2.0 (its /proc/PID/exe is the new file).
-wait_until 10 test "$(stat -L -c %i "/proc/$follows/exe")" = "$(stat -c %i "$TEST_TMP/bin/hello")" ||
+runs_new_file() { [[ $(stat -L -c %i "/proc/$follows/exe" 2>/dev/null) == $(stat -c %i "$TEST_TMP/bin/hello") ]]; }
+wait_until 10 runs_new_file ||
 	fail "the --reexec server did not re-execute"
 assert_eq "$(stale_pids)" "$stays" "stale processes after the swap"
 assert_eq "$(status_get 's["targets"][0]["stale"][0]["comm"]')" hello "comm of the stale process"

@@ -66,6 +66,9 @@ start() {
 got_count() {
 	grep -c -x -- "$1" "$T/got" 2>/dev/null || true
 }
+got_at_least() {
+	[[ $(got_count "$1") -ge $2 ]]
+}
 both_got() {
 	[[ $(got_count "main $1") -ge 1 && $(got_count "child $1") -ge 1 ]]
 }
@@ -137,7 +140,7 @@ for mode in "${modes[@]}"; do
 	# alone.
 	kill -CHLD "$RUN_PID"
 	kill -USR1 "$RUN_PID"
-	wait_until 10 test "$(got_count "main 10")" -ge 2 || fail "$mode: the marker did not arrive: $(tr "\n" " " <"$T/got") $(cat "$L.1")"
+	wait_until 10 got_at_least "main 10" 2 || fail "$mode: the marker did not arrive: $(tr "\n" " " <"$T/got") $(cat "$L.1")"
 	assert_none_got 17 "$mode: SIGCHLD"
 	log_has "$L.1" "restarting" && fail "$mode: a forwarded signal restarted PROGRAM: $(cat "$L.1")"
 
