@@ -8,6 +8,7 @@
  * file cannot make the validator walk an exponential graph.
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -445,7 +446,8 @@ static bool valid_user_name(const char *s)
 struct validator {
 	struct errors *errs;
 	struct config *config;
-	int r; /* -ENOMEM when allocation failed */
+	const char *file; /* the file being validated, owned by config */
+	int r;            /* -ENOMEM when allocation failed */
 };
 
 static const char *node_kind(const struct ynode *n)
@@ -828,6 +830,19 @@ static bool take_pacing(struct validator *v, struct target_config *t, const char
 	return true;
 }
 
+/*
+ * Where OTHER is defined, as seen from an error about T: "targets[N]" in the
+ * same file, "targets[N] in 'FILE'" in another.
+ */
+static void describe_target(const struct target_config *other, const struct target_config *t,
+                            char *buf, size_t size)
+{
+	if (other->file == t->file)
+		(void)snprintf(buf, size, "targets[%zu]", other->index);
+	else
+		(void)snprintf(buf, size, "targets[%zu] in '%s'", other->index, other->file);
+}
+
 static void take_target(struct validator *v, const struct ynode *n, size_t idx)
 {
 	struct config *c = v->config;
@@ -842,6 +857,8 @@ static void take_target(struct validator *v, const struct ynode *n, size_t idx)
 	 * even on error and indexes in messages match the file.
 	 */
 	memset(t, 0, sizeof(*t));
+	t->file = v->file;
+	t->index = idx;
 	c->n_targets++;
 	if (n->type != Y_MAP) {
 		errors_add(v->errs, n->line, prefix, "must be a mapping, not %s", node_kind(n));
@@ -869,8 +886,11 @@ static void take_target(struct validator *v, const struct ynode *n, size_t idx)
 			}
 			for (size_t j = 0; j + 1 < c->n_targets; j++) {
 				if (strcmp(c->targets[j].name, s) == 0) {
+					char where[PATH_MAX + 64];
+
+					describe_target(&c->targets[j], t, where, sizeof(where));
 					errors_add(v->errs, val->line, key,
-					           "duplicate target name '%s' (also targets[%zu])", s, j);
+					           "duplicate target name '%s' (also %s)", s, where);
 					s = NULL;
 					break;
 				}
@@ -882,8 +902,11 @@ static void take_target(struct validator *v, const struct ynode *n, size_t idx)
 			take_target_path(v, t, val, key);
 			for (size_t j = 0; t->path && j + 1 < c->n_targets; j++) {
 				if (c->targets[j].path && strcmp(c->targets[j].path, t->path) == 0) {
+					char where[PATH_MAX + 64];
+
+					describe_target(&c->targets[j], t, where, sizeof(where));
 					errors_add(v->errs, val->line, key,
-					           "'%s' is already the path of targets[%zu]", t->path, j);
+					           "'%s' is already the path of %s", t->path, where);
 					break;
 				}
 			}
@@ -927,26 +950,29 @@ static void take_target(struct validator *v, const struct ynode *n, size_t idx)
 		errors_add(v->errs, n->line, prefix, "missing required key 'source'");
 }
 
+/*
+ * The targets of one file, appended to those of the files before it. None is
+ * fine: a daemon without targets starts, answers and idles.
+ */
 static void take_targets(struct validator *v, const struct ynode *n, const char *key)
 {
 	struct config *c = v->config;
+	struct target_config *p;
 
+	if (node_is_null(n))
+		return;
 	if (n->type != Y_SEQ) {
-		if (node_is_null(n))
-			errors_add(v->errs, n->line, key, "at least one target is required");
-		else
-			errors_add(v->errs, n->line, key, "must be a list, not %s", node_kind(n));
+		errors_add(v->errs, n->line, key, "must be a list, not %s", node_kind(n));
 		return;
 	}
-	if (n->n_kids == 0) {
-		errors_add(v->errs, n->line, key, "at least one target is required");
+	if (n->n_kids == 0)
 		return;
-	}
-	c->targets = calloc(n->n_kids, sizeof(*c->targets));
-	if (!c->targets) {
+	p = reallocarray(c->targets, c->n_targets + n->n_kids, sizeof(*c->targets));
+	if (!p) {
 		v->r = -ENOMEM;
 		return;
 	}
+	c->targets = p;
 	for (size_t i = 0; i < n->n_kids && v->r == 0; i++)
 		take_target(v, n->kids[i], i);
 }
@@ -989,15 +1015,13 @@ static bool take_fleet(struct validator *v, const char *name, const struct ynode
 	return true;
 }
 
+/* A file that is empty, or only comments, sets nothing. */
 static void validate_root(struct validator *v, const struct ynode *root)
 {
 	struct config *c = v->config;
-	bool has_targets = false;
 
-	if (!root) {
-		errors_add(v->errs, 1, "targets", "at least one target is required (the file is empty)");
+	if (!root)
 		return;
-	}
 	if (root->type != Y_MAP) {
 		errors_add(v->errs, root->line, NULL, "the top level must be a mapping, not %s",
 		           node_kind(root));
@@ -1040,16 +1064,37 @@ static void validate_root(struct validator *v, const struct ynode *root)
 			if (s && !parse_bool(s, &c->allow_unsigned))
 				errors_add(v->errs, val->line, name, "'%s' is not true or false", s);
 		}
-		else if (strcmp(name, "targets") == 0) {
-			has_targets = true;
+		else if (strcmp(name, "targets") == 0)
 			take_targets(v, val, name);
-		} else if (take_fleet(v, name, val))
+		else if (take_fleet(v, name, val))
 			continue;
 		else
 			errors_add(v->errs, k->line, name, "unknown key");
 	}
-	if (!has_targets && v->r == 0)
-		errors_add(v->errs, root->line, "targets", "missing required key (at least one target)");
+}
+
+/* A drop-in: only targets. Anything else belongs in the main file. */
+static void validate_dropin(struct validator *v, const struct ynode *root)
+{
+	if (!root)
+		return;
+	if (root->type != Y_MAP) {
+		errors_add(v->errs, root->line, NULL, "the top level must be a mapping, not %s",
+		           node_kind(root));
+		return;
+	}
+	for (size_t i = 0; i + 1 < root->n_kids && v->r == 0; i += 2) {
+		const struct ynode *k = root->kids[i];
+
+		if (!check_key(v, root, i, ""))
+			continue;
+		if (strcmp(k->value, "targets") == 0)
+			take_targets(v, root->kids[i + 1], k->value);
+		else
+			errors_add(v->errs, k->line, k->value,
+			           "not allowed in a drop-in, which holds only targets: set it in '%s'",
+			           v->config->file);
+	}
 }
 
 static struct config *config_new_defaults(const char *file)
@@ -1141,36 +1186,157 @@ fail:
 	return r;
 }
 
-int config_load(const char *file, struct config **ret_config, char **ret_errors)
+char *config_dropin_dir(const char *file)
 {
-	struct errors errs = { .file = file };
-	struct validator v = { .errs = &errs };
+	size_t len = strlen(file);
+	char *dir;
+
+	if (len > 5 && strcmp(file + len - 5, ".yaml") == 0)
+		len -= 5;
+	dir = malloc(len + 3);
+	if (!dir)
+		return NULL;
+	memcpy(dir, file, len);
+	memcpy(dir + len, ".d", 3);
+	return dir;
+}
+
+/* Read, parse and validate one file (the main file when DROPIN is false). */
+static int load_one(struct validator *v, const char *file, bool dropin)
+{
 	struct ynode *root = NULL;
 	char *text = NULL;
 	size_t len = 0;
 	int r;
 
-	r = read_file(file, &errs, &text, &len);
+	v->file = file;
+	v->errs->file = file;
+	r = read_file(file, v->errs, &text, &len);
 	if (r < 0)
-		goto out;
-	r = parse_tree(text, len, &errs, &root);
+		return r;
+	r = parse_tree(text, len, v->errs, &root);
+	free(text);
 	if (r < 0)
-		goto out;
+		return r;
+	if (dropin)
+		validate_dropin(v, root);
+	else
+		validate_root(v, root);
+	ynode_free(root);
+	return v->r;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool is_dropin_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	return name[0] != '.' && len > 5 && strcmp(name + len - 5, ".yaml") == 0;
+}
+
+/*
+ * The paths of the drop-ins in config->dropin_dir, sorted, into
+ * config->dropins. A missing directory has none.
+ */
+static int list_dropins(struct validator *v)
+{
+	struct config *c = v->config;
+	const char *dir = c->dropin_dir;
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	d = opendir(dir);
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;
+		r = -errno;
+		v->errs->file = dir;
+		errors_add(v->errs, 0, NULL, "cannot read the drop-in directory: %s", strerror(-r));
+		return r == -ENOMEM ? r : -EINVAL;
+	}
+	while ((errno = 0, de = readdir(d))) {
+		char **p;
+		char *path;
+
+		if (!is_dropin_name(de->d_name))
+			continue;
+		if (c->n_dropins == CONFIG_DROPINS_MAX) {
+			v->errs->file = dir;
+			errors_add(v->errs, 0, NULL, "more than %d drop-ins", CONFIG_DROPINS_MAX);
+			r = -EINVAL;
+			break;
+		}
+		p = reallocarray(c->dropins, c->n_dropins + 1, sizeof(*p));
+		if (!p || asprintf(&path, "%s/%s", dir, de->d_name) < 0) {
+			if (p)
+				c->dropins = p;
+			r = -ENOMEM;
+			break;
+		}
+		c->dropins = p;
+		c->dropins[c->n_dropins++] = path;
+	}
+	if (r == 0 && errno != 0) {
+		r = -errno;
+		v->errs->file = dir;
+		errors_add(v->errs, 0, NULL, "cannot read the drop-in directory: %s", strerror(-r));
+		r = -EINVAL;
+	}
+	(void)closedir(d);
+	if (c->n_dropins > 1)
+		qsort(c->dropins, c->n_dropins, sizeof(*c->dropins), compare_names);
+	return r;
+}
+
+int config_load(const char *file, struct config **ret_config, char **ret_errors)
+{
+	struct errors errs = { .file = file };
+	struct validator v = { .errs = &errs };
+	int r;
+
 	v.config = config_new_defaults(file);
 	if (!v.config) {
 		r = -ENOMEM;
 		goto out;
 	}
-	validate_root(&v, root);
+	r = load_one(&v, v.config->file, false);
+	if (r < 0 && r != -EINVAL)
+		goto out;
+	/*
+	 * The main file's errors do not stop the drop-ins from being read: an
+	 * operator fixes everything in one pass.
+	 */
+	v.config->dropin_dir = config_dropin_dir(file);
+	if (!v.config->dropin_dir) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = list_dropins(&v);
+	if (r == -ENOMEM)
+		goto out;
+	for (size_t i = 0; i < v.config->n_dropins; i++) {
+		int q = load_one(&v, v.config->dropins[i], true);
+
+		if (q == -ENOMEM) {
+			r = q;
+			goto out;
+		}
+	}
 	if (v.r < 0)
 		r = v.r;
 	else if (errs.count > 0)
 		r = -EINVAL;
 	else if (errs.oom)
 		r = -ENOMEM;
+	else
+		r = 0;
 out:
-	free(text);
-	ynode_free(root);
+	errs.file = file;
 	if (r == 0 && errs.oom)
 		r = -ENOMEM;
 	if (r < 0) {
@@ -1211,6 +1377,10 @@ void config_free(struct config *config)
 		free(t->health.command);
 	}
 	free(config->targets);
+	for (size_t i = 0; i < config->n_dropins; i++)
+		free(config->dropins[i]);
+	free(config->dropins);
+	free(config->dropin_dir);
 	free(config->trusted_keys);
 	free(config->file);
 	free(config->socket_path);

@@ -1,11 +1,22 @@
 /*
  * config.h - the YAML configuration (SPEC section 3) as a struct.
  *
- * config_load() reads and validates a file and has no other side effect: it
- * does not create directories, look at scripts or resolve users. Every problem
- * it finds is reported, not only the first, as lines of the form
+ * config_load() reads and validates a file, then its drop-in directory, and
+ * has no other side effect: it does not create directories, look at scripts
+ * or resolve users. Every problem it finds is reported, not only the first,
+ * as lines of the form
  *     FILE:LINE: KEY: what is wrong
- * so an operator can fix a file in one pass.
+ * where FILE is the file that holds the line (the main file or a drop-in), so
+ * an operator can fix every file in one pass.
+ *
+ * Drop-ins: FILE's name without its ".yaml" suffix, plus ".d"
+ * (/etc/updater/updater.yaml -> /etc/updater/updater.d/), holds files named
+ * *.yaml, read in strcmp() order of their names after the main file. A
+ * drop-in holds only "targets:" (one file per application, so packages and
+ * configuration management add a target without editing a shared file); its
+ * targets are appended to the main file's. A target name or path defined
+ * twice, in one file or across files, is an error. A missing directory is no
+ * error; names starting with "." are skipped.
  */
 #ifndef UPDATER_CONFIG_H
 #define UPDATER_CONFIG_H
@@ -56,6 +67,8 @@ struct target_config {
 	 * version, this is taken as installed and as the floor (SPEC 14).
 	 */
 	char *version;
+	const char *file; /* the file that defines it: config->file or one of config->dropins */
+	size_t index;     /* its index in that file's targets: list */
 };
 
 struct config {
@@ -78,18 +91,29 @@ struct config {
 	char *machine_id_file;   /* NULL: /etc/machine-id, else STATE_DIR/machine-id */
 	char *metrics_file;      /* NULL: none */
 	uint64_t max_inhibit_sec; /* 0: no limit */
-	struct target_config *targets; /* at least one */
+	struct target_config *targets; /* may be none: the daemon then only answers */
 	size_t n_targets;
+	char *dropin_dir;  /* the directory drop-ins are read from */
+	char **dropins;    /* the drop-in files read, in order */
+	size_t n_dropins;
 };
 
+/* At most this many drop-in files: far beyond one per application. */
+#define CONFIG_DROPINS_MAX 1024
+
 /*
- * Load and validate FILE. On success returns 0 and stores a new config in
+ * Load and validate FILE and its drop-ins. On success returns 0 and stores a new config in
  * *ret_config. On failure returns -EINVAL (invalid content) or another
  * negative errno (the file cannot be read), leaves *ret_config untouched and,
  * when ret_errors is not NULL, stores a malloc'd string of newline-terminated
  * error lines in *ret_errors (the caller frees it).
  */
 int config_load(const char *file, struct config **ret_config, char **ret_errors);
+/*
+ * The drop-in directory of FILE, malloc'd (see above); NULL when out of
+ * memory.
+ */
+char *config_dropin_dir(const char *file);
 void config_free(struct config *config);
 
 /* The rate the scripts of TARGET may use (its own max_rate, else the global one); 0: no limit. */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -397,17 +398,22 @@ START_TEST(test_missing_required_keys_name_the_entry)
 	                    "targets[0]: missing required key 'name'");
 	assert_single_error(TARGET "  - name: b\n    source: s\n", 5,
 	                    "targets[1]: missing required key 'path'");
-	assert_single_error("socket: /x\n", 1, "targets: missing required key (at least one target)");
-	assert_single_error("targets: []\n", 1, "targets: at least one target is required");
-	assert_single_error("targets:\n", 1, "targets: at least one target is required");
 }
 END_TEST
 
-START_TEST(test_empty_file_is_an_error)
+/* The default configuration has no target: a daemon without targets starts and idles. */
+START_TEST(test_no_targets_is_valid)
 {
-	assert_single_error("", 1, "targets: at least one target is required (the file is empty)");
-	assert_single_error("# only a comment\n", 1,
-	                    "targets: at least one target is required (the file is empty)");
+	static const char *const texts[] = {
+		"", "# only a comment\n", "socket: /x\n", "targets: []\n", "targets:\n",
+	};
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		load_ok(texts[i]);
+		ck_assert_uint_eq(cfg->n_targets, 0);
+		ck_assert_uint_eq(cfg->n_dropins, 0);
+		ck_assert_ptr_null(config_find_target(cfg, "hello"));
+	}
 }
 END_TEST
 
@@ -628,12 +634,180 @@ START_TEST(test_max_rate_is_global_with_a_per_target_override)
 }
 END_TEST
 
+/* --- drop-ins ---------------------------------------------------------- */
+
+static char dropdir[128];
+static char dropins[8][PATH_MAX];
+static size_t n_dropins;
+
+static void dropin_setup(void)
+{
+	setup();
+	(void)snprintf(dropdir, sizeof(dropdir), "%s/updater.d", tmpdir);
+	n_dropins = 0;
+}
+
+static void dropin_teardown(void)
+{
+	for (size_t i = 0; i < n_dropins; i++)
+		(void)unlink(dropins[i]);
+	(void)rmdir(dropdir);
+	teardown();
+}
+
+/* Write TEXT as the drop-in NAME; returns its path. */
+static const char *write_dropin(const char *name, const char *text)
+{
+	char *path = dropins[n_dropins++];
+	FILE *f;
+
+	ck_assert_uint_le(n_dropins, sizeof(dropins) / sizeof(dropins[0]));
+	(void)mkdir(dropdir, 0755);
+	(void)snprintf(path, PATH_MAX, "%s/%s", dropdir, name);
+	f = fopen(path, "we");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fputs(text, f) >= 0, 1);
+	ck_assert_int_eq(fclose(f), 0);
+	return path;
+}
+
+/* The error text holds the line "FILE:LINE: REST". */
+static void assert_error_in(const char *file, unsigned line, const char *rest)
+{
+	char want[PATH_MAX + 512];
+
+	(void)snprintf(want, sizeof(want), "%s:%u: %s\n", file, line, rest);
+	ck_assert_msg(errors && strstr(errors, want), "expected error line\n  %s in\n%s", want,
+	              errors ? errors : "(none)");
+}
+
+#define DROPIN(name) "targets:\n  - name: " name "\n    path: /opt/" name "/bin/" name \
+	"\n    source: https://example.com/" name "\n"
+
+START_TEST(test_dropin_dir_is_the_file_name_without_yaml_plus_d)
+{
+	char *d = config_dropin_dir("/etc/updater/updater.yaml");
+
+	ck_assert_str_eq(d, "/etc/updater/updater.d");
+	free(d);
+	d = config_dropin_dir("/etc/updater.conf");
+	ck_assert_str_eq(d, "/etc/updater.conf.d");
+	free(d);
+}
+END_TEST
+
+START_TEST(test_dropins_append_targets_in_name_order)
+{
+	const char *b = write_dropin("20-b.yaml", DROPIN("b"));
+	const char *a = write_dropin("10-a.yaml", DROPIN("a") "  - name: a2\n    path: /a2\n    source: s\n");
+
+	/* Skipped: not *.yaml, or hidden (an editor's or a package manager's leftovers). */
+	write_dropin("30-c.yaml.dpkg-old", DROPIN("c"));
+	write_dropin(".40-d.yaml", DROPIN("d"));
+	write_dropin("50-e.yml", DROPIN("e"));
+	load_ok("interval: 1h\n" TARGET);
+	ck_assert_str_eq(cfg->dropin_dir, dropdir);
+	ck_assert_uint_eq(cfg->n_dropins, 2);
+	ck_assert_str_eq(cfg->dropins[0], a);
+	ck_assert_str_eq(cfg->dropins[1], b);
+	ck_assert_uint_eq(cfg->n_targets, 4);
+	ck_assert_str_eq(cfg->targets[0].name, "hello");
+	ck_assert_str_eq(cfg->targets[0].file, cfgfile);
+	ck_assert_str_eq(cfg->targets[1].name, "a");
+	ck_assert_str_eq(cfg->targets[1].path, "/opt/a/bin/a");
+	ck_assert_str_eq(cfg->targets[1].source, "https://example.com/a");
+	ck_assert_str_eq(cfg->targets[1].file, a);
+	ck_assert_uint_eq(cfg->targets[1].index, 0);
+	ck_assert_str_eq(cfg->targets[2].name, "a2");
+	ck_assert_uint_eq(cfg->targets[2].index, 1);
+	ck_assert_str_eq(cfg->targets[3].name, "b");
+	ck_assert_str_eq(cfg->targets[3].file, b);
+	ck_assert_ptr_eq(config_find_target(cfg, "b"), &cfg->targets[3]);
+	ck_assert_uint_eq(cfg->interval_sec, 3600);
+}
+END_TEST
+
+START_TEST(test_dropins_alone_give_the_targets)
+{
+	write_dropin("hello.yaml", DROPIN("hello"));
+	load_ok("# the packaged default: no targets\n");
+	ck_assert_uint_eq(cfg->n_targets, 1);
+	ck_assert_str_eq(cfg->targets[0].name, "hello");
+	/* An empty drop-in (or comments only) adds nothing and is no error. */
+	write_dropin("empty.yaml", "# nothing yet\n");
+	load_ok("");
+	ck_assert_uint_eq(cfg->n_targets, 1);
+	ck_assert_uint_eq(cfg->n_dropins, 2);
+}
+END_TEST
+
+START_TEST(test_dropin_errors_name_their_file)
+{
+	const char *a = write_dropin("a.yaml", "targets:\n  - name: a\n    path: relative\n    source: s\n"
+	                                       "interval: 5m\n");
+	const char *b = write_dropin("b.yaml", "targets:\n  - name: hello\n    path: /b\n    source: s\n"
+	                                       "  - name: c\n    path: /usr/local/bin/hello\n    source: s\n");
+	const char *c = write_dropin("c.yaml", "targets: [\n");
+	int r;
+
+	r = load("bogus: 1\n" TARGET);
+	ck_assert_int_eq(r, -EINVAL);
+	ck_assert_ptr_null(cfg);
+	assert_error(1, "bogus: unknown key");
+	assert_error_in(a, 3, "targets[0].path: must be an absolute path");
+	{
+		char want[PATH_MAX + 128];
+
+		(void)snprintf(want, sizeof(want),
+		               "interval: not allowed in a drop-in, which holds only targets: set it in '%s'",
+		               cfgfile);
+		assert_error_in(a, 5, want);
+		(void)snprintf(want, sizeof(want),
+		               "targets[0].name: duplicate target name 'hello' (also targets[0] in '%s')",
+		               cfgfile);
+		assert_error_in(b, 2, want);
+		(void)snprintf(want, sizeof(want),
+		               "targets[1].path: '/usr/local/bin/hello' is already the path of targets[0] in '%s'",
+		               cfgfile);
+		assert_error_in(b, 6, want);
+	}
+	ck_assert_msg(strstr(errors, c) && strstr(errors, "YAML syntax error"), "%s", errors);
+	ck_assert_msg(count_lines(errors) == 6, "%s", errors);
+}
+END_TEST
+
+START_TEST(test_dropin_duplicate_across_dropins)
+{
+	const char *a = write_dropin("a.yaml", DROPIN("x"));
+	const char *b = write_dropin("b.yaml", DROPIN("x"));
+	char want[PATH_MAX + 128];
+
+	ck_assert_int_eq(load(TARGET), -EINVAL);
+	(void)snprintf(want, sizeof(want), "targets[0].name: duplicate target name 'x' (also targets[0] in '%s')", a);
+	assert_error_in(b, 2, want);
+}
+END_TEST
+
+START_TEST(test_dropin_dir_that_is_a_file_is_an_error)
+{
+	FILE *f = fopen(dropdir, "we");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(load(TARGET), -EINVAL);
+	ck_assert_msg(errors && strstr(errors, dropdir) && strstr(errors, "cannot read the drop-in directory"),
+	              "%s", errors ? errors : "(none)");
+	ck_assert_int_eq(unlink(dropdir), 0);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
 	TCase *values = tcase_create("values");
 	TCase *files = tcase_create("files");
 	TCase *errs = tcase_create("errors");
+	TCase *drop = tcase_create("drop-ins");
 
 	tcase_add_test(values, test_durations_accept_units_and_bare_seconds);
 	tcase_add_test(files, test_allow_unsigned_and_a_targets_version_are_read);
@@ -656,7 +830,7 @@ static Suite *config_suite(void)
 	tcase_add_test(errs, test_unknown_keys_are_named_with_their_line);
 	tcase_add_test(errs, test_wrong_types);
 	tcase_add_test(errs, test_missing_required_keys_name_the_entry);
-	tcase_add_test(errs, test_empty_file_is_an_error);
+	tcase_add_test(files, test_no_targets_is_valid);
 	tcase_add_test(errs, test_bad_values);
 	tcase_add_test(errs, test_target_names);
 	tcase_add_test(errs, test_target_paths);
@@ -670,6 +844,15 @@ static Suite *config_suite(void)
 	tcase_add_test(errs, test_all_errors_are_reported_at_once);
 	tcase_add_test(errs, test_errors_may_be_ignored);
 	suite_add_tcase(s, errs);
+
+	tcase_add_checked_fixture(drop, dropin_setup, dropin_teardown);
+	tcase_add_test(drop, test_dropin_dir_is_the_file_name_without_yaml_plus_d);
+	tcase_add_test(drop, test_dropins_append_targets_in_name_order);
+	tcase_add_test(drop, test_dropins_alone_give_the_targets);
+	tcase_add_test(drop, test_dropin_errors_name_their_file);
+	tcase_add_test(drop, test_dropin_duplicate_across_dropins);
+	tcase_add_test(drop, test_dropin_dir_that_is_a_file_is_an_error);
+	suite_add_tcase(s, drop);
 	return s;
 }
 

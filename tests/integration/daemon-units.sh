@@ -1,6 +1,9 @@
 #!/bin/bash
-# The generated systemd units pass `systemd-analyze verify`; their exposure
-# (`systemd-analyze security --offline=yes`) is printed for the record.
+# The generated systemd units pass `systemd-analyze verify`, name no program
+# outside the project and systemd (no /bin/kill: procps is not on minimal
+# systems), protect the system without ProtectSystem= (whose read-only /bin,
+# /sbin, /lib win over ReadWritePaths= on merged /usr), and keep their
+# exposure (`systemd-analyze security --offline=yes`) at most 3.0.
 . "$(dirname "$0")/lib.sh"
 require_cmd systemd-analyze
 new_tmpdir
@@ -19,8 +22,21 @@ for u in updaterd.service updaterd.socket updaterd-events.socket; do
 	fi
 	grep -q '@[a-z]*@' "$TEST_TMP/$u" && fail "$u: unsubstituted variables: $(grep '@[a-z]*@' "$TEST_TMP/$u")"
 done
-sed -i "s|^ExecStart=[^ ]*/updaterd |ExecStart=$UPDATERD |" "$TEST_TMP/updaterd.service"
+sed -i -E "s#^(Exec[A-Za-z]+=)[^ ]*/updaterd #\1$UPDATERD #" "$TEST_TMP/updaterd.service"
 grep -q "^ExecStart=$UPDATERD " "$TEST_TMP/updaterd.service" || fail "no ExecStart= naming updaterd"
+
+# Every command is the daemon or systemd's own systemctl.
+while IFS= read -r line; do
+	prog=${line#*=}
+	prog=${prog%% *}
+	[[ $prog == "$UPDATERD" || $prog == systemctl ]] || fail "a command outside the project: '$line'"
+done < <(grep -E '^Exec[A-Za-z]+=' "$TEST_TMP/updaterd.service")
+grep -q '^ExecReload=' "$TEST_TMP/updaterd.service" || fail "no ExecReload="
+grep -q '^ProtectSystem=no' "$TEST_TMP/updaterd.service" || fail "ProtectSystem= is on: ReadWritePaths= cannot open /usr/bin under it"
+grep -q '^ReadOnlyPaths=/usr /etc' "$TEST_TMP/updaterd.service" || fail "the system is not read-only"
+# One configuration error must not take the socket down with the service.
+grep -q '^RestartPreventExitStatus=78' "$TEST_TMP/updaterd.service" || fail "a configuration error is restarted"
+grep -q '^StartLimitIntervalSec=0' "$TEST_TMP/updaterd.service" || fail "the service's start limit can fail its socket"
 
 systemd-analyze verify --man=no "$TEST_TMP/updaterd.socket" "$TEST_TMP/updaterd-events.socket" "$TEST_TMP/updaterd.service" \
 	>"$TEST_TMP/verify.log" 2>&1 || fail "systemd-analyze verify: $(cat "$TEST_TMP/verify.log")"
@@ -42,6 +58,9 @@ grep -q '^Type=notify' "$TEST_TMP/updaterd.service" || fail "the service is not 
 
 if systemd-analyze security --offline=yes "$TEST_TMP/updaterd.service" >"$TEST_TMP/security.log" 2>&1; then
 	grep -a 'Overall exposure' "$TEST_TMP/security.log"
+	score=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p' "$TEST_TMP/security.log")
+	[[ -n $score ]] || fail "no exposure level in: $(cat "$TEST_TMP/security.log")"
+	echo "$score <= 3.0" | bc | grep -q 1 || fail "exposure $score is above 3.0: $(grep -a '✗' "$TEST_TMP/security.log")"
 else
 	echo "systemd-analyze security --offline=yes is not supported here"
 fi
