@@ -17,6 +17,7 @@ packages=(
 	minisign curl nginx-light shellcheck python3 systemd
 	strace procps util-linux iproute2 man-db bc prometheus libcap2-bin
 	libssl-dev openssl zstd
+	systemd-container debootstrap debhelper lintian
 )
 
 usage() {

@@ -160,6 +160,33 @@ int control_open(const char *path, const int *passed, size_t n_passed, struct co
 	return 0;
 }
 
+void control_drain(const int *passed, size_t n_passed)
+{
+	for (size_t i = 0; i < n_passed; i++) {
+		int fd = passed[i], listening = 0;
+		socklen_t len = sizeof(listening);
+		char byte;
+
+		if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+			continue;
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0)
+			continue;
+		for (int n = 0; n < CONTROL_DRAIN_MAX; n++) {
+			if (listening) {
+				int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+
+				if (c < 0 && errno != EINTR && errno != ECONNABORTED)
+					break;
+				if (c >= 0)
+					(void)close(c);
+			} else if (recv(fd, &byte, sizeof(byte), MSG_DONTWAIT | MSG_TRUNC) < 0 &&
+			           errno != EINTR) {
+				break;
+			}
+		}
+	}
+}
+
 void control_close(struct control_socket *cs, bool keep_path)
 {
 	struct stat st;

@@ -75,6 +75,17 @@ int control_replace_reply_socket(struct control_socket *cs);
 /* Close the sockets; unlink the path when we created it and it is still ours. KEEP_PATH: leave it (re-exec). */
 void control_close(struct control_socket *cs, bool keep_path);
 
+/*
+ * Empty the descriptors handed over without serving them: datagrams are read
+ * and dropped, pending connections accepted and closed (at most
+ * CONTROL_DRAIN_MAX of each per descriptor). For a daemon that cannot start
+ * (a broken configuration) under socket activation: a request left in its
+ * socket would start it again at once, in a loop, until systemd gives up on
+ * the socket itself (trigger-limit-hit) and refuses everyone.
+ */
+#define CONTROL_DRAIN_MAX 65536
+void control_drain(const int *passed, size_t n_passed);
+
 struct control_msg {
 	uint8_t buf[CONTROL_REQUEST_MAX + 1];
 	size_t len;      /* bytes in buf */

@@ -294,7 +294,10 @@ static int cmd_check_config(const char *file)
 			bad = 1;
 		}
 	}
-	if (!bad)
+	if (!bad && config->n_dropins > 0)
+		log_info("'%s' and %zu drop-in%s in '%s': configuration and scripts are valid", file,
+		         config->n_dropins, config->n_dropins == 1 ? "" : "s", config->dropin_dir);
+	else if (!bad)
 		log_info("'%s': configuration and scripts are valid", file);
 	config_free(config);
 	return bad ? EXIT_CONFIG : 0;
@@ -1245,6 +1248,14 @@ static int open_events(struct daemon *d, struct passed_fds *p)
 	return 0;
 }
 
+/* The activated control and events sockets, emptied: see control_drain(). */
+static void drain_passed(const struct passed_fds *p)
+{
+	control_drain(p->control, p->n_control);
+	if (p->events >= 0)
+		control_drain(&p->events, 1);
+}
+
 static int cmd_daemon(const char *file, struct passed_fds *passed)
 {
 	struct daemon d = {
@@ -1265,10 +1276,14 @@ static int cmd_daemon(const char *file, struct passed_fds *passed)
 
 	d.notify = getenv("NOTIFY_SOCKET") != NULL;
 	d.config_file = (char *)file;
-	if (load_config(file, &d.config) < 0)
+	/* Exit 78 without leaving a request behind to restart us (control_drain). */
+	if (load_config(file, &d.config) < 0) {
+		drain_passed(passed);
 		return EXIT_CONFIG;
+	}
 	if (resolve_script_user(d.config, &d.opts) < 0) {
 		config_free(d.config);
+		drain_passed(passed);
 		return EXIT_CONFIG;
 	}
 	d.opts.config = d.config;

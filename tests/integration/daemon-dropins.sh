@@ -71,4 +71,36 @@ daemon_exits_within 3 || fail "updaterd did not stop"
 "$UPDATERD" -c "$CONFIG" >"$out" 2>&1
 assert_eq "$?" 78 "start with a broken drop-in"
 grep -qF "$D/20-bad.yaml" "$out" || fail "the start error does not name the drop-in: $(cat "$out")"
+
+# Socket-activated with a broken configuration: exit 78 and leave no request
+# in the socket, or systemd would start the daemon again at once, in a loop,
+# until it gives up on the socket (trigger-limit-hit) and refuses everyone.
+left=$($PY - "$UPDATERD" "$CONFIG" "$TEST_TMP/activated.sock" <<'PY'
+import os, socket, sys
+updaterd, config, path = sys.argv[1:]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+for i in range(5):  # fewer than net.unix.max_dgram_qlen (10): sendto never blocks
+    c.sendto(b"x", path)
+pid = os.fork()
+if pid == 0:
+    if s.fileno() != 3:
+        os.dup2(s.fileno(), 3)
+    os.set_inheritable(3, True)
+    env = dict(os.environ, LISTEN_FDS="1", LISTEN_PID=str(os.getpid()))
+    os.execve(updaterd, [updaterd, "-c", config], env)
+_, status = os.waitpid(pid, 0)
+s.setblocking(False)
+left = 0
+try:
+    while True:
+        s.recv(16)
+        left += 1
+except BlockingIOError:
+    pass
+print(os.waitstatus_to_exitcode(status), left)
+PY
+)
+assert_eq "$left" "78 0" "exit status and requests left in an activated socket with a broken configuration"
 pass

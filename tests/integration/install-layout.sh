@@ -21,6 +21,7 @@ unitdir=$(sed -n "s/^systemdsystemunitdir = //p" "$BUILDDIR/Makefile")
 
 mk install-data
 for f in "$prefix/lib/systemd/system/updaterd.service" "$prefix/lib/systemd/system/updaterd.socket" \
+	"$prefix/lib/systemd/system/updaterd-events.socket" \
 	"$prefix/lib/sysusers.d/updater.conf" "$prefix/share/man/man5/updater.yaml.5"; do
 	[[ -f $D$f ]] || fail "'$f' not installed: $(cd "$D" && find . -type f | sort)"
 done
