@@ -59,3 +59,11 @@ dist_man_MANS += man/updater.yaml.5
 # make install writes besides the programs.
 TESTS += tests/integration/daemon-dropins.sh tests/integration/install-layout.sh
 EXTRA_DIST += tests/integration/daemon-dropins.sh tests/integration/install-layout.sh
+
+# The units under a real systemd: a Debian 12 root booted with systemd-nspawn
+# (root, nspawn and debootstrap needed, else 77). systemd.sh installs the
+# build with make install DESTDIR=; deb.sh builds the Debian packages and
+# installs them by the README. The root is cached in /var/cache/updater-test.
+TESTS += tests/system/systemd.sh tests/system/deb.sh
+EXTRA_DIST += tests/system/systemd.sh tests/system/deb.sh tests/system/lib.sh \
+	tests/system/root.sh debian

@@ -17,7 +17,7 @@ suite=bookworm
 # What the booted system needs: systemd as PID 1, the journal, the daemon's
 # libraries, curl for the default scripts, and the .deb's dependencies.
 # No procps: the units must need nothing outside the project (no /bin/kill).
-include=systemd,systemd-sysv,dbus,libyaml-0-2,libsodium23,libssl3,curl,ca-certificates,man-db
+include=systemd,systemd-sysv,dbus,libyaml-0-2,libsodium23,libssl3,curl,ca-certificates,zstd,man-db
 root=$cache/debian12
 stamp="suite=$suite include=$include"
 
@@ -50,6 +50,13 @@ mirror() {
 }
 
 mkdir -p "$cache"
+# One maker at a time (tests run in parallel); the others then find it ready.
+exec 9>"$cache/.lock"
+flock 9
+if [[ -f $root/.updater-root && $(cat "$root/.updater-root") == "$stamp" ]]; then
+	echo "$root"
+	exit 0
+fi
 url=$(mirror)
 tmp=$(mktemp -d "$cache/.debian12.XXXXXX")
 # Its / : mktemp makes it 0700, which would lock every user but root out.
