@@ -13,6 +13,7 @@ dist_man_MANS += man/libupdater.3 man/updaterctl.1
 noinst_LTLIBRARIES += libupdater-core.la
 libupdater_core_la_SOURCES = \
 	client/lib/libupdater.c \
+	client/lib/fdstore.c \
 	client/lib/watch.c \
 	client/lib/watch.h \
 	client/lib/preflight.c \

@@ -57,6 +57,12 @@ void updater_watch_after_failed_exec_(int handed);
  * library's code statically.
  */
 void updater_keep_clear_(void);
+/*
+ * Also send FD, named NAME, to systemd's file descriptor store when the unit
+ * has one ($FDSTORE > 0 and $NOTIFY_SOCKET): fdstore.c. Returns 0 when sent
+ * or not wanted, else a negative errno (the caller ignores it).
+ */
+int updater_fdstore_(int fd, const char *name);
 
 /*
  * The pre-flight of updater_reexec() (preflight.c). UPDATER_PREFLIGHT=FD

@@ -420,6 +420,7 @@ int updater_keep_fd(int fd, const char *name)
 		if (S->kept[i].fd == fd) {
 			free(S->kept[i].name);
 			S->kept[i].name = copy;
+			(void)updater_fdstore_(fd, name);
 			return 0;
 		}
 	}
@@ -432,6 +433,8 @@ int updater_keep_fd(int fd, const char *name)
 	v[S->n_kept].name = copy;
 	S->kept = v;
 	S->n_kept++;
+	/* So that a crash and Restart= refuse no connection either (fdstore.c). */
+	(void)updater_fdstore_(fd, name);
 	return 0;
 }
 

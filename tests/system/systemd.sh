@@ -13,6 +13,9 @@
 #   systemctl reload (a drop-in's new target served, the same MainPID);
 #   hello-server (libupdater) with its own socket unit, re-executing into a
 #     new version under load: no failed connection, the same MainPID;
+#   hello-server binding its own socket, killed with SIGKILL under load:
+#     libupdater put the socket in the unit's fd store (FDSTORE=1), so the
+#     restarted process takes it back and no connection is refused;
 #   the daemon updating itself in /usr/sbin: the same MainPID, NRestarts=0;
 #   the watchdog (WatchdogSec=3s): not firing over 30 s of a healthy daemon,
 #     firing on a SIGSTOPped one;
@@ -51,6 +54,15 @@ UNIT
 cat >"$R/etc/systemd/system/hello.service" <<'UNIT'
 [Service]
 ExecStart=/usr/local/bin/hello-server
+UNIT
+# hello-server binding its own socket, which libupdater also puts into the
+# unit's file descriptor store (FDSTORE: systemd 252 does not set it itself).
+cat >"$R/etc/systemd/system/hello-store.service" <<'UNIT'
+[Service]
+ExecStart=/usr/local/bin/hello-server --port 8081
+Environment=FDSTORE=4
+FileDescriptorStoreMax=4
+Restart=always
 UNIT
 
 # Release keys and repositories, made here with the project's release tool.
@@ -180,6 +192,32 @@ grep -qE '^(refused|reset|timeout|other|bad)=[1-9]' "$TEST_TMP/load.log" && fail
 [[ $(unit_prop hello.service MainPID) == "$hpid" ]] || fail "hello.service's MainPID changed"
 [[ $(in_root loadgen --once 8080) == "hello 2.0 pid $hpid" ]] || fail "hello-server 2.0 is not serving"
 echo "hello-server: $(grep -E '^(connections|ok)=' "$TEST_TMP/load.log" | tr '\n' ' ')across the re-exec, MainPID $hpid"
+
+# --- kill -9 under load: the socket waits in the fd store ------------------
+in_root systemctl start hello-store.service || fail "hello-store.service"
+answers() {
+	[[ $(in_root loadgen --once 8081 2>/dev/null) == "hello "* ]]
+}
+wait_until 10 answers || fail "hello-store does not answer"
+[[ $(unit_prop hello-store.service NFileDescriptorStore) == 1 ]] ||
+	fail "the listening socket is not in the fd store: NFileDescriptorStore=$(unit_prop hello-store.service NFileDescriptorStore)"
+spid=$(unit_prop hello-store.service MainPID)
+in_root loadgen --clients 8 --duration 6 8081 >"$TEST_TMP/load-store.log" 2>&1 &
+load=$!
+sleep 2
+t0=$(date +%s%N)
+in_root systemctl kill --signal=SIGKILL hello-store.service
+restarted() {
+	local p
+	p=$(unit_prop hello-store.service MainPID)
+	[[ $p != 0 && $p != "$spid" ]] && [[ $(in_root loadgen --once 8081 2>/dev/null) == *" pid $p" ]]
+}
+wait_until 10 restarted || fail "hello-store was not restarted"
+gap_ms=$((($(date +%s%N) - t0) / 1000000))
+wait "$load" || fail "connections failed across kill -9 with the fd store: $(cat "$TEST_TMP/load-store.log")"
+grep -qE '^(refused|reset|timeout|other|bad)=[1-9]' "$TEST_TMP/load-store.log" && fail "failed connections: $(cat "$TEST_TMP/load-store.log")"
+[[ $(unit_prop hello-store.service NRestarts) == 1 ]] || fail "NRestarts=$(unit_prop hello-store.service NRestarts) after one kill -9"
+echo "kill -9 under load with the fd store: $(grep -E '^(connections|ok|refused)=' "$TEST_TMP/load-store.log" | tr '\n' ' ')restart gap <= $gap_ms ms"
 
 # --- the daemon updates itself in /usr/sbin ------------------------------
 dropin updaterd /usr/sbin/updaterd
