@@ -112,8 +112,12 @@ reply=$(as_nobody_in_root updaterctl check 2>&1) || fail "nobody's check request
 [[ $reply =~ ^(queued|running|deferred|no\ targets) ]] || fail "nobody's check request got '$reply'"
 [[ $(unit_prop updaterd.service ActiveState) == active ]] || fail "a nobody datagram did not start updaterd.service"
 [[ $(unit_prop updaterd.service SubState) == running ]] || fail "not running after READY=1: $(unit_prop updaterd.service SubState)"
-status_text=$(unit_prop updaterd.service StatusText)
-[[ $status_text =~ ^Idle.*next\ check ]] || fail "STATUS= is '$status_text'"
+# The request's round ends, and STATUS= says so.
+idle_status() {
+	status_text=$(unit_prop updaterd.service StatusText)
+	[[ $status_text =~ ^Idle.*next\ check ]]
+}
+wait_until 10 idle_status || fail "STATUS= is '$status_text'"
 echo "activation, READY=1, STATUS='$status_text'"
 
 # --- a broken drop-in ----------------------------------------------------
