@@ -17,6 +17,8 @@ SYS_NSPAWN_PID=
 SYS_PID=
 
 sys_require() {
+	# Inside the Debian package's build that deb.sh runs: never boot again.
+	[[ -z ${UPDATER_SYSTEM_NESTED:-} ]] || skip "inside a package build started by tests/system/deb.sh"
 	[[ $(id -u) -eq 0 ]] || skip "needs root (systemd-nspawn)"
 	local c
 	for c in systemd-nspawn nsenter debootstrap; do
