@@ -195,7 +195,12 @@ static int load_config(const char *file, struct config **ret)
 /* SPEC 14: a root daemon without trusted_keys runs only when told it may. */
 static int check_trust(const struct config *config)
 {
-	if (geteuid() != 0 || config->n_trusted_keys > 0 || config->allow_unsigned)
+	/*
+	 * Without targets there is nothing to install, signed or not: the
+	 * installed default configuration (no targets, no keys) starts, answers
+	 * and idles (SPEC 19).
+	 */
+	if (geteuid() != 0 || config->n_trusted_keys > 0 || config->allow_unsigned || config->n_targets == 0)
 		return 0;
 	log_err("'%s': trusted_keys is empty: as root, updaterd installs only signed releases; add "
 	        "the release key to trusted_keys, or write allow_unsigned: true (tests, private mirrors)",
