@@ -10,3 +10,6 @@ FLEET_INTEGRATION_TESTS = \
 	tests/integration/fleet-metrics.sh
 TESTS += $(FLEET_INTEGRATION_TESTS)
 EXTRA_DIST += $(FLEET_INTEGRATION_TESTS) tests/integration/fleet-lib.sh
+
+# 200 real daemons against one nginx: the ramp, the origin's load, a halt.
+EXTRA_DIST += bench/fleet.sh
