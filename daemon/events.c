@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -54,12 +56,26 @@ static int listen_on(int fd)
 	return listen(fd, SOMAXCONN) < 0 ? -errno : 0;
 }
 
+/* The epoll set of the connections, made before any connection so it stays below 1024. */
+static int watch_open(struct events *ev, char *err, size_t err_size)
+{
+	ev->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (ev->epfd < 0) {
+		(void)snprintf(err, err_size, "epoll_create1: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 int events_open(struct events *ev, const char *path, int activated, char *err, size_t err_size)
 {
 	struct stat st;
 	int fd, r;
 
 	ev->fd = -1;
+	r = watch_open(ev, err, err_size);
+	if (r < 0)
+		return r;
 	if (activated >= 0) {
 		if (sd_is_socket(activated, AF_UNIX, SOCK_SEQPACKET, 1) <= 0) {
 			(void)snprintf(err, err_size, "the activated events socket is not a listening AF_UNIX SOCK_SEQPACKET socket");
@@ -133,7 +149,9 @@ static int move_up(const struct events *ev, int fd)
 
 static void close_at(struct events *ev, size_t i)
 {
-	(void)close(ev->v[i].fd);
+	if (ev->v[i].inhibits && ev->on_release)
+		ev->on_release(ev->ctx, &ev->v[i]);
+	(void)close(ev->v[i].fd); /* which also takes it out of the epoll set */
 	/* Order matters to nobody; keep removal O(1). */
 	ev->v[i] = ev->v[ev->n - 1];
 	ev->n--;
@@ -207,9 +225,16 @@ static int take(struct events *ev, int fd)
 		return kept;
 	}
 	r = add(ev, kept, uc.uid, uc.pid);
-	if (r < 0)
+	if (r < 0) {
 		(void)close(kept);
-	return r;
+		return r;
+	}
+	if (ev->epfd >= 0) {
+		struct epoll_event e = { .events = EPOLLIN | EPOLLRDHUP, .data.fd = kept };
+
+		(void)epoll_ctl(ev->epfd, EPOLL_CTL_ADD, kept, &e);
+	}
+	return 0;
 }
 
 int events_accept(struct events *ev)
@@ -270,26 +295,88 @@ size_t events_send(struct events *ev, const char *msg, size_t len)
 	return sent;
 }
 
+static int64_t now_unix_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Grant or refuse the inhibitor connection C asks for. Writes the reply into REPLY. */
+static void inhibit(struct events *ev, struct events_conn *c, const struct events_request *req, char *reply,
+                    size_t size)
+{
+	char err[160] = "";
+	int r;
+
+	if (c->inhibits) {
+		(void)snprintf(reply, size, UPDATER_REPLY_ERROR "this connection holds an inhibitor already");
+		return;
+	}
+	r = ev->on_inhibit ? ev->on_inhibit(ev->ctx, c, req->target, err, sizeof(err)) : -EOPNOTSUPP;
+	if (r < 0) {
+		(void)snprintf(reply, size, UPDATER_REPLY_ERROR "%s", err[0] ? err : strerror(-r));
+		return;
+	}
+	c->inhibits = true;
+	memcpy(c->target, req->target, sizeof(c->target));
+	memcpy(c->why, req->why, sizeof(c->why));
+	c->since_ms = now_unix_ms();
+	(void)snprintf(reply, size, "%s", UPDATER_REPLY_OK);
+}
+
 /* Read and answer what a subscriber sent; false when the connection is over. */
-static bool serve(int fd)
+static bool serve(struct events *ev, struct events_conn *c)
 {
 	for (int k = 0; k < EVENTS_READ_BUDGET; k++) {
 		uint8_t buf[UPDATER_PROTO_REQUEST_MAX + 1];
 		struct events_request req;
-		char err[128], reply[160];
-		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		char err[128], reply[200];
+		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
 
 		if (n < 0)
 			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
 		if (n == 0)
 			return false;
-		if (events_parse(buf, (size_t)n, (size_t)n > UPDATER_PROTO_REQUEST_MAX, &req, err, sizeof(err)) < 0) {
+		if (events_parse(buf, (size_t)n, (size_t)n > UPDATER_PROTO_REQUEST_MAX, &req, err, sizeof(err)) < 0)
 			(void)snprintf(reply, sizeof(reply), UPDATER_REPLY_ERROR "%s", err);
-			if (send(fd, reply, strlen(reply), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-				return errno == EINTR;
-		}
+		else
+			inhibit(ev, c, &req, reply, sizeof(reply));
+		if (send(c->fd, reply, strlen(reply), MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EINTR)
+			return false;
 	}
 	return true;
+}
+
+void events_watch_clear(struct events *ev)
+{
+	struct epoll_event e[64];
+
+	/* Level-triggered: what is still ready after events_reap() shows up again. */
+	if (ev->epfd >= 0)
+		(void)epoll_wait(ev->epfd, e, 64, 0);
+}
+
+size_t events_inhibitors(const struct events *ev, const char *target, int64_t *ret_since_ms,
+                         const char **ret_why)
+{
+	size_t n = 0;
+
+	*ret_since_ms = 0;
+	*ret_why = NULL;
+	for (size_t i = 0; i < ev->n; i++) {
+		const struct events_conn *c = &ev->v[i];
+
+		if (!c->inhibits || (c->target[0] && strcmp(c->target, target) != 0))
+			continue;
+		if (n == 0 || c->since_ms < *ret_since_ms) {
+			*ret_since_ms = c->since_ms;
+			*ret_why = c->why[0] ? c->why : NULL;
+		}
+		n++;
+	}
+	return n;
 }
 
 size_t events_reap(struct events *ev)
@@ -310,7 +397,7 @@ size_t events_reap(struct events *ev)
 			bool over = (p[i].revents & (POLLHUP | POLLERR | POLLNVAL | POLLRDHUP)) != 0;
 
 			if (!over && (p[i].revents & POLLIN))
-				over = !serve(p[i].fd);
+				over = !serve(ev, &ev->v[i]);
 			if (over) {
 				close_at(ev, i);
 				gone++;
@@ -324,7 +411,10 @@ size_t events_reap(struct events *ev)
 int events_parse(const uint8_t *buf, size_t len, bool truncated, struct events_request *ret, char *err,
                  size_t err_size)
 {
-	(void)ret;
+	static const char word[] = UPDATER_REQ_INHIBIT;
+	const size_t wlen = sizeof(word) - 1;
+	size_t tlen;
+
 	if (truncated || len > UPDATER_PROTO_REQUEST_MAX) {
 		(void)snprintf(err, err_size, "request too long (over %d bytes)", UPDATER_PROTO_REQUEST_MAX);
 		return -EINVAL;
@@ -341,8 +431,43 @@ int events_parse(const uint8_t *buf, size_t len, bool truncated, struct events_r
 			return -EINVAL;
 		}
 	}
-	(void)snprintf(err, err_size, "unknown request");
-	return -EINVAL;
+	if (len < wlen + 2 || memcmp(buf, word, wlen) != 0 || buf[wlen] != ' ') {
+		(void)snprintf(err, err_size, "unknown request");
+		return -EINVAL;
+	}
+	*ret = (struct events_request){ .kind = EVENTS_REQ_INHIBIT };
+	buf += wlen + 1;
+	len -= wlen + 1;
+	for (tlen = 0; tlen < len && buf[tlen] != ' '; tlen++)
+		;
+	if (tlen == 1 && buf[0] == UPDATER_REQ_INHIBIT_ALL[0]) {
+		ret->target[0] = '\0';
+	} else {
+		if (tlen == 0 || tlen > UPDATER_PROTO_TARGET_MAX) {
+			(void)snprintf(err, err_size, "invalid target name");
+			return -EINVAL;
+		}
+		for (size_t k = 0; k < tlen; k++) {
+			uint8_t c = buf[k];
+
+			if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+			      c == '_' || c == '-')) {
+				(void)snprintf(err, err_size, "invalid target name");
+				return -EINVAL;
+			}
+		}
+		memcpy(ret->target, buf, tlen);
+		ret->target[tlen] = '\0';
+	}
+	if (tlen < len) {
+		size_t wl = len - tlen - 1;
+
+		if (wl > EVENTS_WHY_MAX)
+			wl = EVENTS_WHY_MAX;
+		memcpy(ret->why, buf + tlen + 1, wl);
+		ret->why[wl] = '\0';
+	}
+	return 0;
 }
 
 void events_close(struct events *ev, bool keep_path)
@@ -358,5 +483,7 @@ void events_close(struct events *ev, bool keep_path)
 	if (ev->path && !keep_path && stat(ev->path, &st) == 0 && st.st_dev == ev->dev && st.st_ino == ev->ino)
 		(void)unlink(ev->path);
 	free(ev->path);
-	*ev = (struct events){ .fd = -1 };
+	if (ev->epfd > 0)
+		(void)close(ev->epfd);
+	*ev = (struct events){ .fd = -1, .epfd = -1 };
 }

@@ -27,6 +27,15 @@
  *     events_send(&ev, "updated hello 1.2")        one packet to each subscriber
  *     events_close(&ev, keep_path)
  *
+ * A connection may hold an inhibitor (SPEC 16): it sends "inhibit TARGET
+ * [WHY]" ("*": every target), the owner's on_inhibit() grants or refuses it
+ * ("ok" or "error REASON" back), and the inhibitor lasts until the
+ * connection closes, however its holder ended: on_release() is called then.
+ * So that a holder that dies is seen at once, and its packets are answered
+ * without delay, every connection is in an epoll set whose one descriptor
+ * (events_watch_fd, below 1024) is in the loop's select(): when it is
+ * readable, events_reap() reads what came and closes what is gone.
+ *
  * Nothing here logs; functions return negative errno values.
  */
 #ifndef UPDATER_EVENTS_H
@@ -48,11 +57,27 @@
 /* Connections accepted per events_accept() call, so a flood cannot starve the loop. */
 #define EVENTS_ACCEPT_BUDGET 64
 
+#define EVENTS_WHY_MAX 200
+
 struct events_conn {
 	int fd;
 	uid_t uid; /* SO_PEERCRED */
 	pid_t pid;
+	/* An inhibitor held by this connection (SPEC 16). */
+	bool inhibits;
+	char target[UPDATER_PROTO_TARGET_MAX + 1]; /* "": every target */
+	char why[EVENTS_WHY_MAX + 1];
+	int64_t since_ms; /* Unix ms it was granted */
 };
+
+/*
+ * Decide an inhibitor a connection asks for: TARGET "" is every target.
+ * Returns 0 to grant it, or a negative errno with the reason in ERR.
+ */
+typedef int (*events_inhibit_fn)(void *ctx, const struct events_conn *c, const char *target, char *err,
+                                 size_t err_size);
+/* An inhibitor ended: its connection is closing. */
+typedef void (*events_release_fn)(void *ctx, const struct events_conn *c);
 
 struct events {
 	int fd;         /* the listening socket, -1 when closed */
@@ -64,6 +89,10 @@ struct events {
 	size_t n, cap;
 	bool fd_floor;  /* connections can be moved to EVENTS_FD_FLOOR and above */
 	uint64_t refused, dropped; /* counters: over a limit; full or gone at a send */
+	int epfd;       /* every connection, for EPOLLIN | EPOLLRDHUP; -1 none */
+	events_inhibit_fn on_inhibit; /* NULL: inhibitors are refused */
+	events_release_fn on_release;
+	void *ctx;
 };
 
 /*
@@ -87,6 +116,22 @@ static inline int events_listen_fd(const struct events *ev)
 {
 	return ev->fd;
 }
+
+/* Readable when a connection sent something or hung up (then: events_reap); -1 none. */
+static inline int events_watch_fd(const struct events *ev)
+{
+	return ev->epfd;
+}
+
+/* Drain the watch descriptor's readiness (after select() said so); events_reap() does the work. */
+void events_watch_clear(struct events *ev);
+
+/*
+ * The inhibitors held on TARGET (or on every target): how many; the oldest's
+ * Unix ms in *RET_SINCE_MS and its reason (NULL: none given) in *RET_WHY.
+ */
+size_t events_inhibitors(const struct events *ev, const char *target, int64_t *ret_since_ms,
+                         const char **ret_why);
 
 /*
  * Accept what is waiting (at most EVENTS_ACCEPT_BUDGET), without blocking.
@@ -113,16 +158,17 @@ size_t events_send(struct events *ev, const char *msg, size_t len);
 size_t events_reap(struct events *ev);
 
 /*
- * A packet a subscriber sent on its connection. No request is defined on
- * connections yet (inhibitors will be): every packet is classified here, so
- * a later request has one place to go, and answered "error REASON".
+ * A packet a subscriber sent on its connection: "inhibit TARGET [WHY]"
+ * (TARGET a target name or "*" for every target; WHY printable text).
  */
 enum events_request_kind {
-	EVENTS_REQ_NONE, /* never returned today */
+	EVENTS_REQ_INHIBIT,
 };
 
 struct events_request {
 	enum events_request_kind kind;
+	char target[UPDATER_PROTO_TARGET_MAX + 1]; /* "": every target */
+	char why[EVENTS_WHY_MAX + 1];
 };
 
 /*

@@ -42,6 +42,7 @@
 #include "handover.h"
 #include "log.h"
 #include "notify.h"
+#include "policy.h"
 #include "probation.h"
 #include "runner.h"
 #include "schedule.h"
@@ -897,6 +898,82 @@ static void handle_control(struct daemon *d, int64_t now)
 	}
 }
 
+/*
+ * Inhibitors (SPEC 16). Who may hold one on TARGET: root, or the owner of
+ * the target's file; on every target (TARGET ""), root only.
+ */
+static int on_inhibit(void *ctx, const struct events_conn *c, const char *target, char *err, size_t err_size)
+{
+	struct daemon *d = ctx;
+	const struct target_config *t = NULL;
+	struct stat st;
+
+	if (target[0]) {
+		t = config_find_target(d->config, target);
+		if (!t) {
+			(void)snprintf(err, err_size, "no target named '%s'", target);
+			return -ENOENT;
+		}
+	}
+	if (c->uid != 0) {
+		if (!t) {
+			(void)snprintf(err, err_size, "permission denied: an inhibitor on every target needs root");
+			return -EPERM;
+		}
+		if (lstat(t->path, &st) < 0 || st.st_uid != c->uid) {
+			(void)snprintf(err, err_size, "permission denied: only root or the owner of '%s' may inhibit %s",
+			               t->path, t->name);
+			return -EPERM;
+		}
+	}
+	log_notice("inhibitor on %s taken by uid %u (pid %d)%s%s", t ? t->name : "every target", (unsigned)c->uid,
+	           (int)c->pid, c->why[0] ? ": " : "", c->why);
+	return 0;
+}
+
+static bool pending_for_inhibitor(const struct config *config)
+{
+	bool found = false;
+
+	for (size_t i = 0; i < config->n_targets && !found; i++) {
+		struct target_state st;
+
+		if (state_load_target(config->state_dir, config->targets[i].name, &st) == 0 && st.pending_why &&
+		    updater_proto_has_prefix(st.pending_why, POLICY_RULE_INHIBITOR ":"))
+			found = true;
+		target_state_clear(&st);
+	}
+	return found;
+}
+
+static void on_release(void *ctx, const struct events_conn *c)
+{
+	struct daemon *d = ctx;
+	struct timespec ts;
+	int64_t held;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	held = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - c->since_ms;
+	log_notice("inhibitor on %s released (uid %u, pid %d), held %" PRId64 ".%01" PRId64 " s",
+	           c->target[0] ? c->target : "every target", (unsigned)c->uid, (int)c->pid, held / 1000,
+	           held % 1000 / 100);
+	/* What waited for it goes in now, past min_interval: it was due already. */
+	if (pending_for_inhibitor(d->config))
+		schedule_force(&d->sched);
+}
+
+/* The update round's hook: look at what came on the connections first, so a fresh inhibitor counts. */
+static size_t inhibitors_of(void *ctx, const struct target_config *target, int64_t *ret_since_ms,
+                            const char **ret_why)
+{
+	struct daemon *d = ctx;
+
+	if (!d)
+		return 0;
+	(void)events_reap(&d->ev);
+	return events_inhibitors(&d->ev, target->name, ret_since_ms, ret_why);
+}
+
 static void handle_events(struct daemon *d)
 {
 	uint64_t refused = d->ev.refused;
@@ -1126,6 +1203,11 @@ static int run_loop(struct daemon *d)
 			if (d->ev.fd > maxfd)
 				maxfd = d->ev.fd;
 		}
+		if (d->ev.epfd >= 0 && d->ev.epfd < FD_SETSIZE) {
+			FD_SET(d->ev.epfd, &rfds);
+			if (d->ev.epfd > maxfd)
+				maxfd = d->ev.epfd;
+		}
 		if (d->round)
 			update_round_fill_fds(d->round, &rfds, &maxfd);
 		update_background_fill_fds(&rfds, &maxfd);
@@ -1159,6 +1241,11 @@ static int run_loop(struct daemon *d)
 		/* Connections first: a client connects, then asks for a check whose end it awaits. */
 		if (d->ev.fd >= 0 && FD_ISSET(d->ev.fd, &rfds))
 			handle_events(d);
+		/* A packet on a connection (an inhibitor), or a connection gone. */
+		if (d->ev.epfd >= 0 && d->ev.epfd < FD_SETSIZE && FD_ISSET(d->ev.epfd, &rfds)) {
+			events_watch_clear(&d->ev);
+			(void)events_reap(&d->ev);
+		}
 		if (FD_ISSET(d->cs.fd, &rfds)) {
 			handle_control(d, now);
 			d->metrics_dirty = true; /* the request counters */
@@ -1234,6 +1321,9 @@ static int open_events(struct daemon *d, struct passed_fds *p)
 		log_err("events socket: %s", err);
 		return r;
 	}
+	d->ev.on_inhibit = on_inhibit;
+	d->ev.on_release = on_release;
+	d->ev.ctx = d;
 	if (d->ev.activated) {
 		char *where = unix_socket_path(d->ev.fd);
 
@@ -1265,7 +1355,7 @@ static int cmd_daemon(const char *file, struct passed_fds *passed)
 {
 	struct daemon d = {
 		.cs = { .fd = -1, .reply_fd = -1 },
-		.ev = { .fd = -1 },
+		.ev = { .fd = -1, .epfd = -1 },
 		.sigfd = -1,
 		.timerfd = -1,
 		.timer_armed = INT64_MAX,
@@ -1292,7 +1382,8 @@ static int cmd_daemon(const char *file, struct passed_fds *passed)
 		return EXIT_CONFIG;
 	}
 	d.opts.config = d.config;
-	d.hooks = (struct update_hooks){ .on_swapped = on_swapped, .on_rolled_back = on_rolled_back, .ctx = &d };
+	d.hooks = (struct update_hooks){ .on_swapped = on_swapped, .on_rolled_back = on_rolled_back,
+		                         .inhibitors = inhibitors_of, .ctx = &d };
 	d.probation_hooks = (struct probation_hooks){ .on_healthy = on_healthy, .ctx = &d };
 	if (probation_set_new(&d.opts, &d.hooks, &d.probation_hooks, &d.probation) < 0) {
 		log_err("%s", strerror(ENOMEM));

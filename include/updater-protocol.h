@@ -36,8 +36,14 @@
  *     "checked ok SUMMARY" | "checked failed SUMMARY"
  *
  * A subscriber may send packets of at most UPDATER_PROTO_REQUEST_MAX bytes
- * on its connection (for requests tied to it); today none is defined, and
- * each is answered "error REASON".
+ * on its connection, for requests tied to it:
+ *
+ *     "inhibit TARGET [WHY]"        -> "ok" | "error REASON"; no swap of TARGET
+ *                                      ("*": of any target) starts until the
+ *                                      connection closes (SPEC 16; root, or the
+ *                                      owner of TARGET's file)
+ *
+ * Anything else is answered "error REASON".
  *
  * The words below end in a space where more follows them on the wire.
  */
@@ -65,6 +71,7 @@
 #define UPDATER_PROTO_NOTE_MAX 4096        /* bytes in one notification (a summary runs to 2 KiB) */
 #define UPDATER_PROTO_EVENTS_MAX 1024      /* connections to the events socket */
 #define UPDATER_PROTO_EVENTS_PER_UID 16    /* of them, per uid */
+#define UPDATER_PROTO_TARGET_MAX 64        /* characters in a target name */
 
 /* Requests. */
 #define UPDATER_REQ_CHECK "check"
@@ -76,6 +83,9 @@
 #define UPDATER_REQ_UNHOLD "unhold"     /* followed by " TARGET" */
 #define UPDATER_REQ_METRICS "metrics"
 #define UPDATER_REQ_SEED "seed "        /* TARGET VERSION */
+/* On an events connection: followed by " TARGET" (or " *") and optionally " WHY". */
+#define UPDATER_REQ_INHIBIT "inhibit"
+#define UPDATER_REQ_INHIBIT_ALL "*"
 /* The byte libupdater sends for a check: any single byte is one. */
 #define UPDATER_REQ_CHECK_BYTE "!"
 

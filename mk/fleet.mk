@@ -7,7 +7,8 @@ FLEET_INTEGRATION_TESTS = \
 	tests/integration/fleet-halt.sh \
 	tests/integration/fleet-window.sh \
 	tests/integration/fleet-rules.sh \
-	tests/integration/fleet-metrics.sh
+	tests/integration/fleet-metrics.sh \
+	tests/integration/fleet-inhibit.sh
 TESTS += $(FLEET_INTEGRATION_TESTS)
 EXTRA_DIST += $(FLEET_INTEGRATION_TESTS) tests/integration/fleet-lib.sh
 

@@ -37,6 +37,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,6 +75,9 @@ static void usage(FILE *f)
 		"                            this machine's place in VERSION's rollout, 0 (first) to 1\n"
 		"                            (computed here, without the daemon)\n"
 		"  seed TARGET VERSION       record VERSION as TARGET's installed version and floor (root only)\n"
+		"  inhibit [--target T] [--why TEXT] -- COMMAND [ARG...]\n"
+		"                            run COMMAND; no swap of T (of any target) starts meanwhile\n"
+		"                            (root, or the owner of T's file); exits as COMMAND does\n"
 		"\n"
 		"The socket is PATH, $UPDATER_SOCKET or %s.\n"
 		"Exit: 0 done, 1 the daemon reported a failure, 2 usage, 3 not reachable.\n",
@@ -1213,6 +1217,116 @@ static int cmd_seed(int fd, const char *target, const char *version, const sigse
 	return flush_stdout() < 0 ? EXIT_FAILED : 0;
 }
 
+/* ---- inhibit ------------------------------------------------------------ */
+
+static volatile sig_atomic_t got_child;
+
+static void on_child(int sig)
+{
+	(void)sig;
+	got_child = 1;
+}
+
+/* The exit status of updaterctl for a child's wait status. */
+static int exit_of(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return EXIT_FAILED;
+}
+
+/*
+ * Hold an inhibitor on an events connection while COMMAND runs. The
+ * connection is close-on-exec: COMMAND does not hold it, so it ends the
+ * moment updaterctl does, however that happens (the kernel closes it).
+ * Notifications that arrive on it meanwhile are read and dropped, so the
+ * daemon never finds it full.
+ */
+static int cmd_inhibit(const char *target, const char *why, char *const command[], const sigset_t *waitmask)
+{
+	struct sigaction sa = { .sa_handler = on_child };
+	char req[REQUEST_MAX + 1], buf[UPDATER_PROTO_NOTE_MAX + 1];
+	sigset_t mask = *waitmask, block;
+	struct stat st;
+	int fd, status, n;
+	pid_t child;
+	ssize_t len;
+
+	n = snprintf(req, sizeof(req), UPDATER_REQ_INHIBIT " %s%s", target ? target : UPDATER_REQ_INHIBIT_ALL,
+	             why && *why ? " " : "");
+	for (const char *p = why ? why : ""; *p && n < REQUEST_MAX; p++)
+		req[n++] = (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f ? *p : '?';
+	req[n] = '\0';
+	if (stat(socket_path, &st) == 0)
+		daemon_owner = st.st_uid;
+	fd = ctl_events();
+	if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0) {
+		warnx_("inhibit: cannot send to the daemon: %s", strerror(errno));
+		return EXIT_UNREACHABLE;
+	}
+	for (;;) {
+		len = ctl_recv(fd, buf, sizeof(buf), now_ms() + REPLY_TIMEOUT_MS, waitmask, false);
+		if (len < 0) {
+			warnx_("inhibit: no answer from the daemon: %s", strerror((int)-len));
+			return len == -EINTR ? EXIT_FAILED : EXIT_UNREACHABLE;
+		}
+		if (!updater_proto_is_note(buf))
+			break;
+	}
+	if (strcmp(buf, UPDATER_REPLY_OK) != 0)
+		return fail_reply(req, buf);
+
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGCHLD, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGCHLD);
+	(void)sigprocmask(SIG_BLOCK, &block, NULL);
+	sigdelset(&mask, SIGCHLD);
+	child = fork();
+	if (child < 0) {
+		warnx_("inhibit: fork: %s", strerror(errno));
+		return EXIT_FAILED;
+	}
+	if (child == 0) {
+		sigset_t none;
+
+		(void)signal(SIGINT, SIG_DFL);
+		(void)signal(SIGTERM, SIG_DFL);
+		(void)signal(SIGCHLD, SIG_DFL);
+		(void)signal(SIGPIPE, SIG_DFL);
+		sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		execvp(command[0], command);
+		fprintf(stderr, "updaterctl: inhibit: cannot run '%s': %s\n", command[0], strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		pid_t w = waitpid(child, &status, WNOHANG);
+
+		if (w == child)
+			break;
+		if (got_signal) {
+			/* The terminal sent SIGINT to COMMAND too; SIGTERM is meant for it. */
+			if (got_signal == SIGTERM)
+				(void)kill(child, SIGTERM);
+			got_signal = 0;
+		}
+		got_child = 0;
+		if (ppoll(&p, fd >= 0 ? 1 : 0, NULL, &mask) <= 0 || !(p.revents & (POLLIN | POLLHUP)))
+			continue;
+		len = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (len == 0 || (len < 0 && errno != EAGAIN && errno != EINTR)) {
+			warnx_("inhibit: the daemon closed the connection: the inhibitor is gone");
+			(void)close(fd);
+			fd = -1;
+		}
+	}
+	return exit_of(status);
+}
+
 static bool parse_seconds(const char *s, double *ret)
 {
 	char *end;
@@ -1325,6 +1439,34 @@ int main(int argc, char *argv[])
 		setup_signals(&waitmask);
 		fd = ctl_socket();
 		return cmd_metrics(fd, &waitmask);
+	}
+	if (strcmp(cmd, UPDATER_REQ_INHIBIT) == 0) {
+		const char *target = NULL, *why = NULL;
+		int i;
+
+		for (i = 0; i < argc; i++) {
+			if (strcmp(argv[i], "--") == 0) {
+				i++;
+				break;
+			}
+			if (i + 1 < argc && (strcmp(argv[i], "--target") == 0 || strcmp(argv[i], "-t") == 0))
+				target = argv[++i];
+			else if (i + 1 < argc && strcmp(argv[i], "--why") == 0)
+				why = argv[++i];
+			else if (has_prefix(argv[i], "--target="))
+				target = argv[i] + 9;
+			else if (has_prefix(argv[i], "--why="))
+				why = argv[i] + 6;
+			else if (argv[i][0] == '-')
+				goto bad_usage;
+			else
+				break;
+		}
+		if (i >= argc || (target && (!*target || strlen(target) > UPDATER_PROTO_TARGET_MAX ||
+		                             strchr(target, ' '))))
+			goto bad_usage;
+		setup_signals(&waitmask);
+		return cmd_inhibit(target, why, argv + i, &waitmask);
 	}
 	if (strcmp(cmd, "rollout-bucket") == 0) {
 		int r = cmd_rollout_bucket(argc, argv);
