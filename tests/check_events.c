@@ -323,11 +323,32 @@ START_TEST(test_a_full_subscriber_is_disconnected)
 }
 END_TEST
 
+static int released;
+
+static int grant_hello(void *ctx, const struct events_conn *c, const char *target, char *err, size_t size)
+{
+	(void)ctx;
+	(void)c;
+	if (strcmp(target, "hello") == 0)
+		return 0;
+	(void)snprintf(err, size, "no target named '%s'", target);
+	return -ENOENT;
+}
+
+static void count_release(void *ctx, const struct events_conn *c)
+{
+	(void)ctx;
+	ck_assert(c->inhibits);
+	released++;
+}
+
 START_TEST(test_reap_and_subscriber_packets)
 {
 	struct events ev;
 	int a, b;
 	char buf[256];
+	const char *why;
+	int64_t since;
 
 	open_events(&ev);
 	a = subscriber();
@@ -335,14 +356,45 @@ START_TEST(test_reap_and_subscriber_packets)
 	ck_assert_int_eq(accept_all(&ev), 2);
 	ck_assert_uint_eq(events_reap(&ev), 0);
 	/* What a subscriber sends is read and answered, never acted on blindly. */
-	ck_assert_int_eq(send(a, "inhibit hello", 13, 0), 13);
+	ck_assert_int_eq(send(a, "hello", 5, 0), 5);
 	ck_assert_uint_eq(events_reap(&ev), 0);
 	ck_assert_int_gt(packet(a, buf, sizeof(buf)), 0);
 	ck_assert_str_eq(buf, "error unknown request");
+	/* Without an owner's decision, no inhibitor is granted. */
+	ck_assert_int_eq(send(a, "inhibit hello", 13, 0), 13);
+	ck_assert_uint_eq(events_reap(&ev), 0);
+	ck_assert_int_gt(packet(a, buf, sizeof(buf)), 0);
+	ck_assert_ptr_nonnull(strstr(buf, "error "));
+	ck_assert_uint_eq(events_inhibitors(&ev, "hello", &since, &why), 0);
+	/* The owner decides; the inhibitor lasts as long as the connection. */
+	ev.on_inhibit = grant_hello;
+	ev.on_release = count_release;
+	released = 0;
+	ck_assert_int_eq(send(b, "inhibit other", 13, 0), 13);
+	ck_assert_int_eq(send(a, "inhibit hello backup of /srv", 28, 0), 28);
+	ck_assert_uint_eq(events_reap(&ev), 0);
+	ck_assert_int_gt(packet(b, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "error no target named 'other'");
+	ck_assert_int_gt(packet(a, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "ok");
+	ck_assert_uint_eq(events_inhibitors(&ev, "hello", &since, &why), 1);
+	ck_assert_str_eq(why, "backup of /srv");
+	ck_assert_int_gt(since, 0);
+	ck_assert_uint_eq(events_inhibitors(&ev, "other", &since, &why), 0);
+	ck_assert_int_eq(send(a, "inhibit hello", 13, 0), 13);
+	ck_assert_uint_eq(events_reap(&ev), 0);
+	ck_assert_int_gt(packet(a, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "error this connection holds an inhibitor already");
+	/* The watch descriptor is readable while a connection has something to say. */
+	ck_assert_int_ge(events_watch_fd(&ev), 0);
 	close(b);
 	ck_assert_uint_eq(events_reap(&ev), 1);
 	ck_assert_uint_eq(ev.n, 1);
+	ck_assert_int_eq(released, 0);
 	close(a);
+	ck_assert_uint_eq(events_reap(&ev), 1);
+	ck_assert_int_eq(released, 1);
+	ck_assert_uint_eq(events_inhibitors(&ev, "hello", &since, &why), 0);
 	events_close(&ev, false);
 }
 END_TEST
@@ -388,6 +440,17 @@ START_TEST(test_parse_subscriber_packets)
 	ck_assert_int_eq(events_parse(big, 10, true, &req, err, sizeof(err)), -EINVAL);
 	ck_assert_int_eq(events_parse((const uint8_t *)"status\n", 7, false, &req, err, sizeof(err)), -EINVAL);
 	ck_assert_str_eq(err, "unknown request");
+	ck_assert_int_eq(events_parse((const uint8_t *)"inhibit hello\n", 14, false, &req, err, sizeof(err)), 0);
+	ck_assert_int_eq(req.kind, EVENTS_REQ_INHIBIT);
+	ck_assert_str_eq(req.target, "hello");
+	ck_assert_str_eq(req.why, "");
+	ck_assert_int_eq(events_parse((const uint8_t *)"inhibit * db dump", 17, false, &req, err, sizeof(err)), 0);
+	ck_assert_str_eq(req.target, "");
+	ck_assert_str_eq(req.why, "db dump");
+	ck_assert_int_eq(events_parse((const uint8_t *)"inhibit", 7, false, &req, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(events_parse((const uint8_t *)"inhibit a/b", 11, false, &req, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "invalid target name");
+	ck_assert_int_eq(events_parse((const uint8_t *)"inhibit  x", 10, false, &req, err, sizeof(err)), -EINVAL);
 }
 END_TEST
 
