@@ -1,10 +1,12 @@
 /*
  * fuzz-events.c - what a subscriber may send on its events connection.
  *
- * Each input is classified by events_parse() as one packet, and then sent
+ * Each input is classified by events_parse() as one packet (an inhibitor
+ * request or a refusal with a reason), and then sent
  * for real: split at 0xff bytes into at most 16 packets on a SOCK_SEQPACKET
  * connection the events module adopted, which events_reap() reads and
- * answers. Every answer must be one "error REASON" packet of printable
+ * answers; no owner grants inhibitors here, so every answer must be one
+ * "error REASON" packet of printable
  * ASCII, at most one per packet sent, and the connection must survive
  * anything but an empty packet (which reads as the end of the connection).
  */
@@ -24,14 +26,24 @@ static void parse(const uint8_t *data, size_t size)
 	char err[128];
 	int r = events_parse(data, len, size > len, &req, err, sizeof(err));
 
-	/* No request is defined on connections yet: everything is refused, with a reason. */
+	/* An inhibitor request names a valid target (or every one) and a bounded reason. */
+	if (r == 0) {
+		if (req.kind != EVENTS_REQ_INHIBIT || !memchr(req.target, '\0', sizeof(req.target)) ||
+		    !memchr(req.why, '\0', sizeof(req.why)) || strlen(req.target) > UPDATER_PROTO_TARGET_MAX)
+			abort();
+		for (const char *p = req.target; *p; p++)
+			if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-", *p))
+				abort();
+		return;
+	}
+	/* Anything else is refused, with a reason. */
 	if (r != -EINVAL || memchr(err, '\0', sizeof(err)) == NULL || !err[0])
 		abort();
 }
 
 static void converse(const uint8_t *data, size_t size)
 {
-	struct events ev = { .fd = -1 };
+	struct events ev = { .fd = -1, .epfd = -1 };
 	char reply[512];
 	int sv[2], packets = 0, replies = 0;
 	bool empty = false;
