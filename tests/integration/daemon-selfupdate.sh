@@ -29,7 +29,7 @@ start_updaterd "$CONFIG"
 old_ino=$(stat -L -c %i "/proc/$UPDATERD_PID/exe")
 request frobnicate >/dev/null # one rejected request, to see the counters carried over
 
-$PY - "$SOCK" >"$TEST_TMP/sub.out" 2>&1 <<'PYEOF' &
+$PY - "$SOCK" "$TEST_TMP/sub.done" >"$TEST_TMP/sub.out" 2>&1 <<'PYEOF' &
 import os, socket, sys, time
 # 16 connections (root's limit): every one crosses the re-exec.
 evs = []
@@ -66,6 +66,9 @@ for c in evs[1:]:
             rounds += 1
     heard += 1
 print("%d more connections heard both rounds" % heard, flush=True)
+# Hold them until the test has counted them.
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.02)
 PYEOF
 sub=$!
 track_pid $sub
@@ -96,14 +99,19 @@ while after < 50:
         after += 1
 print("%d status requests answered across the self-update" % sent)
 PYEOF
+wait_until 30 grep -q 'more connections heard both rounds' "$TEST_TMP/sub.out" ||
+	fail "subscriber: $(cat "$TEST_TMP/sub.out")"
+# In the new image too they live above select()'s range (the handed-over
+# ones arrive at 5 and up); counted while the subscriber holds them, since
+# the daemon closes a connection as soon as its peer has gone.
+high=$(ls "/proc/$UPDATERD_PID/fd" | awk '$1 >= 1024' | wc -l)
+((high >= 16)) || fail "only $high descriptors at 1024 and above after the re-exec"
+touch "$TEST_TMP/sub.done"
 wait $sub || fail "subscriber: $(cat "$TEST_TMP/sub.out")"
 grep -q '^updated updaterd 2.0$' "$TEST_TMP/sub.out" || fail "no 'updated' notification: $(cat "$TEST_TMP/sub.out")"
 assert_eq "$(grep -c '^checked ok' "$TEST_TMP/sub.out")" 2 "round notifications (before and after the re-exec)"
 grep -q 'carried on after re-executing: 16 subscribers kept' "$TEST_LOG" || fail "the subscribers' connections were not handed over: $(grep 'carried on' "$TEST_LOG")"
 grep -qx '15 more connections heard both rounds' "$TEST_TMP/sub.out" || fail "not every connection crossed the re-exec: $(tail -n 3 "$TEST_TMP/sub.out")"
-# In the new image too they live above select()'s range (the handed-over ones arrive at 5 and up).
-high=$(ls "/proc/$UPDATERD_PID/fd" | awk '$1 >= 1024' | wc -l)
-((high >= 16)) || fail "only $high descriptors at 1024 and above after the re-exec"
 # The events socket itself crossed the exec: a new subscriber is served.
 $PY "$SRCDIR/tests/integration/events.py" "$SOCK" --until checked --timeout 20 >"$TEST_TMP/sub2.out" 2>&1 &
 sub2=$!
