@@ -1235,7 +1235,8 @@ static int run_loop(struct daemon *d)
 		if (FD_ISSET(d->timerfd, &rfds)) {
 			uint64_t ticks;
 
-			(void)read(d->timerfd, &ticks, sizeof(ticks));
+			if (read(d->timerfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+				log_debug("timerfd: %m");
 			d->timer_armed = 0; /* expired: arm it again (0 is never a deadline) */
 		}
 		/* Connections first: a client connects, then asks for a check whose end it awaits. */
