@@ -14,6 +14,7 @@ cd "$here"
 packages=(
 	build-essential autoconf automake libtool pkg-config
 	libsystemd-dev libyaml-dev libsodium-dev check
+	libarchive-dev zstd xz-utils
 	minisign curl nginx-light shellcheck python3 systemd
 	strace procps util-linux iproute2 man-db bc prometheus libcap2-bin
 	libssl-dev openssl zstd

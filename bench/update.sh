@@ -263,3 +263,138 @@ strace -f -c -w -o "$TMP/strace.out" "$UPDATERD" -c "$TMP/updater.yaml" --once >
 	die "updaterd --once under strace failed"
 installed strace
 sed -n '1,8p' "$TMP/strace.out" | sed 's/^/  /'
+
+# --- directory targets (SPEC section 18) -----------------------------------
+# A 2,000-file, 100 MiB release (20 directories of 100 random 50 KiB files),
+# published by updater-publish as tar.zst, against the shell baseline:
+#   baseline-dir  curl -s file://ARCHIVE >tmp && sha256sum tmp && mkdir
+#                 releases/V && tar -x -f tmp -C releases/V && ln -sfn
+#                 releases/V current.tmp && mv -T current.tmp current
+#   baseline-dir+sync  the same with `sync -f` of the new release (one
+#                 syncfs) before the switch: durable, as the daemon must be
+#   once-dir      `updaterd --once` start to exit (check, download, verify,
+#                 unpack with every entry checked, fsync of every file and
+#                 directory, rename, switch, state)
+# Goal: once-dir at most 1.3 times baseline-dir. Then the switch itself:
+# from the rename of the new symlink over `current` to the first open of a
+# file through `current` that finds the new release (a reader polling in a
+# loop), and the rename and the directory fsync as strace -T times them;
+# goal under 1 ms.
+echo
+echo "directory target: a 2,000-file, 100 MiB release (tar.zst)"
+DREL=$TMP/dir-release
+DOPT=$TMP/opt
+mkdir -p "$DOPT/base-releases"
+for d in $(seq -w 0 19); do
+	mkdir -p "$DREL/d$d"
+	for f in $(seq -w 0 99); do
+		head -c 51200 /dev/urandom >"$DREL/d$d/f$f"
+	done
+done
+chmod -R go+rX "$DREL"
+sed -e "s|^state_dir: .*|state_dir: $TMP/dir-state|" -e '/^targets:/,$d' "$TMP/updater.yaml" >"$TMP/dir.yaml"
+cat >>"$TMP/dir.yaml" <<YAML
+targets:
+  - name: shop
+    type: directory
+    path: $DOPT/current
+    source: file://$TMP/dir-repo
+YAML
+dversion=0
+dpublish() {
+	dversion=$((dversion + 1))
+	echo "$dversion" >"$DREL/VERSION"
+	rm -f "$TMP/dir-repo"/shop-*.tar.zst
+	"$SRC/scripts/updater-publish" --repo "$TMP/dir-repo" --target shop --version "$dversion" \
+		--key "$TMP/key.sec" "$DREL" >/dev/null || die "updater-publish (directory) failed"
+	DARCHIVE=$TMP/dir-repo/shop-$dversion.tar.zst
+}
+dinstalled() {
+	[[ $(cat "$1/VERSION" 2>/dev/null) == "$dversion" ]] || die "$2: '$1' is not release $dversion"
+}
+run_baseline_dir() {
+	local t0 t1 nr=$DOPT/base-releases/$dversion
+	t0=$(now_ns)
+	curl -s "file://$DARCHIVE" >"$DOPT/tmp" && sha256sum "$DOPT/tmp" >/dev/null && mkdir "$nr" &&
+		tar -x -f "$DOPT/tmp" -C "$nr" && ln -sfn "$nr" "$DOPT/base.tmp" && mv -T "$DOPT/base.tmp" "$DOPT/base" ||
+		die "baseline-dir failed"
+	t1=$(now_ns)
+	dinstalled "$DOPT/base" baseline-dir
+	rm -rf "$DOPT/tmp" "$(ls -d "$DOPT"/base-releases/* | grep -v "/$dversion\$")"
+	ELAPSED=$(echo "($t1 - $t0) / 1000000000" | bc -l)
+}
+run_baseline_dir_sync() {
+	local t0 t1 nr=$DOPT/base-releases/$dversion
+	t0=$(now_ns)
+	curl -s "file://$DARCHIVE" >"$DOPT/tmp" && sha256sum "$DOPT/tmp" >/dev/null && mkdir "$nr" &&
+		tar -x -f "$DOPT/tmp" -C "$nr" && sync -f "$nr" && ln -sfn "$nr" "$DOPT/base.tmp" &&
+		mv -T "$DOPT/base.tmp" "$DOPT/base" || die "baseline-dir+sync failed"
+	t1=$(now_ns)
+	dinstalled "$DOPT/base" baseline-dir+sync
+	rm -rf "$DOPT/tmp" "$(ls -d "$DOPT"/base-releases/* | grep -v "/$dversion\$")"
+	ELAPSED=$(echo "($t1 - $t0) / 1000000000" | bc -l)
+}
+run_once_dir() {
+	local t0 t1
+	t0=$(now_ns)
+	"$UPDATERD" -c "$TMP/dir.yaml" --once >>"$LOG" 2>&1 || die "updaterd --once (directory) failed: $(tail -n 5 "$LOG")"
+	t1=$(now_ns)
+	dinstalled "$DOPT/current" once-dir
+	ELAPSED=$(echo "($t1 - $t0) / 1000000000" | bc -l)
+}
+DMETHODS="baseline_dir baseline_dir_sync once_dir"
+for m in $DMETHODS; do times[$m]=; done
+for ((i = 0; i <= N; i++)); do
+	for m in $DMETHODS; do
+		dpublish
+		sync
+		"run_$m"
+		((i == 0)) && continue
+		times[$m]+="$ELAPSED "
+	done
+done
+for m in $DMETHODS; do
+	med[$m]=$(median <<<"${times[$m]}")
+	label=${m//_/-}
+	printf '  %-18s median %6.3f s   min %6.3f s   (%s)\n' "${label/-sync/+sync}" "${med[$m]}" \
+		"$(minimum <<<"${times[$m]}")" "$(echo ${times[$m]} | xargs printf '%.3f ')"
+done
+printf '  once-dir / baseline-dir        %.2f   goal <= 1.30\n' "$(echo "${med[once_dir]} / ${med[baseline_dir]}" | bc -l)"
+printf '  once-dir / baseline-dir+sync   %.2f\n' "$(echo "${med[once_dir]} / ${med[baseline_dir_sync]}" | bc -l)"
+
+# The switch: a reader opens current/VERSION in a loop and notes when it
+# first reads the new release; strace notes when the rename returned.
+dpublish
+sync
+$PY - "$DOPT/current/VERSION" "$dversion" >"$TMP/reader.out" <<'PYEOF' &
+import sys, time
+path, want = sys.argv[1], sys.argv[2]
+deadline = time.time() + 120
+while time.time() < deadline:
+    try:
+        with open(path) as f:
+            if f.read().strip() == want:
+                print("%.6f" % time.time())
+                break
+    except OSError:
+        pass
+PYEOF
+READER=$!
+strace -f -ttt -T -e trace=renameat,renameat2,fsync -o "$TMP/switch.out" \
+	"$UPDATERD" -c "$TMP/dir.yaml" --once >>"$LOG" 2>&1 || die "updaterd --once (switch) failed"
+wait "$READER"
+$PY - "$TMP/switch.out" "$(cat "$TMP/reader.out")" <<'PYEOF'
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+seen = float(sys.argv[2])
+for i, l in enumerate(lines):
+    m = re.match(r'\d+\s+([\d.]+) renameat2?\(.*"\.current\.updater-\w+", .*"current".*<([\d.]+)>', l)
+    if m:
+        start, dur = float(m.group(1)), float(m.group(2))
+        fs = next((re.search(r'<([\d.]+)>', x) for x in lines[i + 1:] if 'fsync(' in x), None)
+        print("  switch: rename %.3f ms, then the directory fsync %.3f ms (strace -T)" % (dur * 1e3, float(fs.group(1)) * 1e3 if fs else -1))
+        print("  switch: rename returned -> a reader through current sees the new release: %.3f ms   goal < 1 ms" % ((seen - start - dur) * 1e3))
+        break
+else:
+    print("  switch: no rename of the symlink found in the trace")
+PYEOF

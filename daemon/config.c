@@ -843,6 +843,83 @@ static void describe_target(const struct target_config *other, const struct targ
 		(void)snprintf(buf, size, "targets[%zu] in '%s'", other->index, other->file);
 }
 
+/* The keys of directory targets (SPEC section 18). False when KEY is not one of them. */
+static bool take_directory_key(struct validator *v, struct target_config *t, const char *name,
+                               const struct ynode *val, const char *key)
+{
+	const char *s;
+	uint64_t u;
+
+	if (strcmp(name, "type") == 0) {
+		s = want_string(v, val, key);
+		if (s && strcmp(s, "directory") == 0)
+			t->type = TARGET_DIRECTORY;
+		else if (s && strcmp(s, "file") != 0)
+			errors_add(v->errs, val->line, key, "'%s' is not file or directory", s);
+	} else if (strcmp(name, "releases") == 0) {
+		s = want_string(v, val, key);
+		if (s && (s[0] != '/' || strlen(s) >= PATH_MAX / 2))
+			errors_add(v->errs, val->line, key, "must be an absolute path");
+		else if (s) {
+			t->releases = dup_or_oom(v, s);
+			/* "/opt/shop/releases/" and "/opt/shop/releases" are one directory. */
+			for (size_t n = t->releases ? strlen(t->releases) : 0; n > 1 && t->releases[n - 1] == '/'; n--)
+				t->releases[n - 1] = '\0';
+		}
+	} else if (strcmp(name, "keep") == 0) {
+		s = want_string(v, val, key);
+		if (s && (!isdigit((unsigned char)s[0]) || config_parse_size(s, &u) < 0 || u < 1 || u > 1000))
+			errors_add(v->errs, val->line, key, "'%s' is not a number from 1 to 1000", s);
+		else if (s)
+			t->keep = (unsigned)u;
+	} else if (strcmp(name, "max_unpacked") == 0) {
+		s = want_string(v, val, key);
+		if (s && (config_parse_size(s, &u) < 0 || u == 0))
+			errors_add(v->errs, val->line, key,
+			           "'%s' is not a size greater than 0 (bytes, or with KiB, MiB, GiB)", s);
+		else if (s)
+			t->max_unpacked = u;
+	} else {
+		return false;
+	}
+	return true;
+}
+
+/* Defaults and cross-checks of a directory target, once all its keys are read. */
+static void finish_directory_target(struct validator *v, struct target_config *t,
+                                    const struct ynode *n, const char *prefix)
+{
+	const char *slash;
+
+	if (t->type != TARGET_DIRECTORY) {
+		if (t->releases || t->keep || t->max_unpacked)
+			errors_add(v->errs, n->line, prefix,
+			           "releases, keep and max_unpacked need type: directory");
+		return;
+	}
+	if (!t->keep)
+		t->keep = CONFIG_DEFAULT_KEEP;
+	if (!t->releases && t->path) {
+		slash = strrchr(t->path, '/');
+		if (asprintf(&t->releases, "%.*s/releases", (int)(slash - t->path), t->path) < 0) {
+			t->releases = NULL;
+			v->r = -ENOMEM;
+		}
+	}
+	/* The program a smoke test runs is a file of the new release. */
+	if (t->smoke_test && t->smoke_test[0]) {
+		const char *p = t->smoke_test[0];
+
+		if (p[0] == '/' || strcmp(p, "..") == 0 || strncmp(p, "../", 3) == 0 ||
+		    strstr(p, "/../") || (strlen(p) >= 3 && strcmp(p + strlen(p) - 3, "/..") == 0))
+			errors_add(v->errs, n->line, prefix,
+			           "smoke_test[0] must be a path relative to the release, without '..'");
+	} else if (t->smoke_test) {
+		errors_add(v->errs, n->line, prefix,
+		           "smoke_test of a directory target names the program first (relative to the release)");
+	}
+}
+
 static void take_target(struct validator *v, const struct ynode *n, size_t idx)
 {
 	struct config *c = v->config;
@@ -938,6 +1015,8 @@ static void take_target(struct validator *v, const struct ynode *n, size_t idx)
 				errors_add(v->errs, val->line, key, "'%s' is not a valid version", s);
 			else if (s)
 				t->version = dup_or_oom(v, s);
+		} else if (take_directory_key(v, t, k->value, val, key)) {
+			/* done */
 		} else {
 			errors_add(v->errs, k->line, key, "unknown key");
 		}
@@ -948,6 +1027,7 @@ static void take_target(struct validator *v, const struct ynode *n, size_t idx)
 		errors_add(v->errs, n->line, prefix, "missing required key 'path'");
 	if (!has_source)
 		errors_add(v->errs, n->line, prefix, "missing required key 'source'");
+	finish_directory_target(v, t, n, prefix);
 }
 
 /*
@@ -1327,6 +1407,12 @@ int config_load(const char *file, struct config **ret_config, char **ret_errors)
 			goto out;
 		}
 	}
+	/* max_download may come after the targets, or in the main file for a drop-in's target. */
+	for (size_t i = 0; i < v.config->n_targets; i++)
+		if (v.config->targets[i].type == TARGET_DIRECTORY && !v.config->targets[i].max_unpacked)
+			v.config->targets[i].max_unpacked = v.config->max_download > UINT64_MAX / 4
+			                                            ? UINT64_MAX
+			                                            : 4 * v.config->max_download;
 	if (v.r < 0)
 		r = v.r;
 	else if (errs.count > 0)
@@ -1364,6 +1450,7 @@ void config_free(struct config *config)
 		free(t->path);
 		free(t->source);
 		free(t->version);
+		free(t->releases);
 		if (t->smoke_test)
 			for (char **a = t->smoke_test; *a; a++)
 				free(*a);

@@ -46,9 +46,16 @@ struct target_health {
 
 #define CONFIG_HEALTH_TIMEOUT_DEFAULT 60
 #define CONFIG_HEALTH_INTERVAL_DEFAULT 2
+enum target_type {
+	TARGET_FILE,      /* path is the file that gets replaced */
+	TARGET_DIRECTORY, /* path is a symlink to a release in releases (SPEC section 18) */
+};
+
+#define CONFIG_DEFAULT_KEEP 3
 
 struct target_config {
 	char name[CONFIG_NAME_MAX + 1]; /* [A-Za-z0-9._-]{1,64}, unique */
+	enum target_type type;
 	char *path;                     /* absolute */
 	char *source;                   /* handed to the scripts as UPDATER_SOURCE */
 	int signal;                     /* 0 when not configured */
@@ -69,6 +76,10 @@ struct target_config {
 	char *version;
 	const char *file; /* the file that defines it: config->file or one of config->dropins */
 	size_t index;     /* its index in that file's targets: list */
+	/* Directory targets only (set to their defaults when not configured). */
+	char *releases;                 /* absolute; "releases" beside path */
+	unsigned keep;                  /* releases kept, current and previous included */
+	uint64_t max_unpacked;          /* bytes; 4 x max_download */
 };
 
 struct config {

@@ -13,10 +13,12 @@
 #include "log.h"
 #include "manifest.h"
 #include "policy.h"
+#include "release.h"
 #include "runner.h"
 #include "state.h"
 #include "update.h"
 #include "updater-protocol.h"
+#include "util.h"
 
 /* SPEC section 6: a check printing more than this has failed. */
 #define CHECK_OUTPUT_MAX (64 * 1024)
@@ -29,6 +31,7 @@ enum step {
 	STEP_CHECK,
 	STEP_RESUME,      /* hashing the kept part of a partial download (a thread) */
 	STEP_DOWNLOAD,
+	STEP_UNPACK, /* directory targets: the archive is being unpacked */
 	STEP_SMOKE,
 	STEP_DONE,
 };
@@ -55,6 +58,8 @@ struct update_round {
 	int write_error; /* first error of swap_stage_write, reported after the run */
 	uint64_t resume_offset; /* UPDATER_OFFSET: bytes of a partial download kept */
 	const struct manifest_delta *delta; /* UPDATER_DELTA_*: one from the installed file */
+	struct release_unpack *unpack; /* directory targets, from the download on */
+	int64_t unpack_deadline;
 
 	bool failed;
 	char summary[SUMMARY_MAX];
@@ -245,6 +250,8 @@ static void target_reset(struct update_round *round)
 		swap_stage_abort(&round->staging);
 		round->staging_open = false;
 	}
+	release_unpack_free(round->unpack);
+	round->unpack = NULL;
 	if (round->have_manifest) {
 		manifest_clear(&round->manifest);
 		round->have_manifest = false;
@@ -309,6 +316,28 @@ static void target_ok(struct update_round *round)
 		log_err("%s: cannot write its state in '%s': %s", round->target->name,
 		        config->state_dir, strerror(-r));
 	target_finish(round);
+}
+
+static bool is_directory(const struct target_config *t)
+{
+	return t->type == TARGET_DIRECTORY;
+}
+
+/*
+ * What UPDATER_SHA256 and the up-to-date test compare with for a directory
+ * target: the sha256 of the archive its current release was unpacked from
+ * (known while PATH names the recorded version).
+ */
+static void directory_current_sha256(struct update_round *round)
+{
+	const struct target_config *t = round->target;
+	char *current = NULL;
+
+	round->current_sha256[0] = '\0';
+	if (release_current(t->path, t->releases, &current) == 0 && round->state.version &&
+	    strcmp(current, round->state.version) == 0)
+		memcpy(round->current_sha256, round->state.sha256_hex, 65);
+	free(current);
 }
 
 static int script_owner(void)
@@ -451,6 +480,11 @@ static void begin_target(struct update_round *round)
 		target_finish(round);
 		return;
 	}
+	if (is_directory(round->target)) {
+		directory_current_sha256(round);
+		start_check(round);
+		return;
+	}
 	if (target_sha256_known(round->target->path, round->current_sha256)) {
 		start_check(round);
 		return;
@@ -526,6 +560,44 @@ static void start_check(struct update_round *round)
 	round->step = STEP_CHECK;
 }
 
+/* A directory target's download is staged in its releases directory. */
+static int start_release_download(struct update_round *round)
+{
+	const struct target_config *t = round->target;
+	const struct manifest *m = &round->manifest;
+	char *archive;
+	int r;
+
+	if (!release_valid_version(m->version)) {
+		target_failed(round, "version '%s' cannot name a release directory", m->version);
+		return -EINVAL;
+	}
+	r = release_prepare(t->releases);
+	if (r < 0) {
+		target_failed(round, "the releases directory '%s' cannot be used: %s", t->releases,
+		              r == -EPERM ? "others than the daemon's user may write it" : strerror(-r));
+		return r;
+	}
+	/* A leftover of that name (a crash before the switch, a release rolled back from) goes. */
+	r = release_discard(t->path, t->releases, m->version);
+	if (r == -EBUSY) {
+		target_failed(round, "version %s is the current release already (with other contents)",
+		              m->version);
+		return r;
+	}
+	if (r > 0)
+		log_info("%s: removed the unused release '%s/%s' before unpacking it again", t->name,
+		         t->releases, m->version);
+	archive = release_archive_path(t->releases, m->version);
+	r = archive ? swap_stage_open(archive, m->size, round->opts.config->max_download, &round->staging)
+	            : -ENOMEM;
+	free(archive);
+	if (r < 0)
+		target_failed(round, "cannot create a staging file in '%s': %s", t->releases,
+		              strerror(-r));
+	return r;
+}
+
 /*
  * Releases whose delta gave a file that failed verification: the next try of
  * the same release fetches the whole file, so a bad delta costs one failed
@@ -576,9 +648,11 @@ static void run_download(struct update_round *round)
 	/*
 	 * A delta from the file now at path, when the manifest has one: only
 	 * what crosses the network changes, the checks of the result do not.
-	 * Not for a resumed download, whose offset is into the whole file.
+	 * Not for a resumed download, whose offset is into the whole file, nor
+	 * for a directory target (its installed "file" is a directory).
 	 */
-	round->delta = round->resume_offset == 0 && !delta_failed_find(round->target->name, m->version)
+	round->delta = round->resume_offset == 0 && !is_directory(round->target) &&
+	                       !delta_failed_find(round->target->name, m->version)
 	                       ? manifest_find_delta(m, round->current_sha256)
 	                       : NULL;
 	if (round->delta)
@@ -692,14 +766,18 @@ static void start_download(struct update_round *round)
 		              m->version, m->size, config->max_download);
 		return;
 	}
-	if (partial_resume(round) > 0)
-		return;
-	r = swap_stage_open(round->target->path, m->size, config->max_download, &round->staging);
-	if (r < 0) {
-		target_failed(round, "cannot create a staging file beside '%s': %s",
-		              round->target->path, strerror(-r));
-		return;
+	if (is_directory(round->target)) {
+		r = start_release_download(round);
+	} else {
+		if (partial_resume(round) > 0)
+			return;
+		r = swap_stage_open(round->target->path, m->size, config->max_download, &round->staging);
+		if (r < 0)
+			target_failed(round, "cannot create a staging file beside '%s': %s",
+			              round->target->path, strerror(-r));
 	}
+	if (r < 0)
+		return;
 	round->staging_open = true;
 	run_download(round);
 }
@@ -745,9 +823,13 @@ static bool partial_keep(struct update_round *round)
 	char *name = NULL;
 	int r;
 
-	/* What a delta made is not kept: a resume goes on with the whole file's bytes. */
+	/*
+	 * What a delta made is not kept: a resume goes on with the whole file's
+	 * bytes. A directory target's archive is not kept either (resume is
+	 * for files; start-up deletes what is left in its releases directory).
+	 */
 	if (round->write_error < 0 || written == 0 || written >= m->size || !round->staging_open ||
-	    round->delta)
+	    round->delta || is_directory(round->target))
 		return false;
 	r = swap_stage_keep(&round->staging, &name);
 	round->staging_open = false;
@@ -983,6 +1065,19 @@ static void check_done(struct update_round *round, const struct runner_result *r
 	start_download(round);
 }
 
+/* Releases beyond keep go, never the current or previous one. */
+static void prune_releases(const struct target_config *t, const struct target_state *st)
+{
+	int r = release_prune(t->releases, t->keep, st->version, st->previous_version);
+
+	if (r > 0)
+		log_info("%s: deleted %d old release%s in '%s' (keep: %u)", t->name, r, r == 1 ? "" : "s",
+		         t->releases, t->keep);
+	else if (r < 0)
+		log_warn("%s: cannot delete old releases in '%s': %s", t->name, t->releases,
+		         strerror(-r));
+}
+
 static void commit(struct update_round *round)
 {
 	const struct config *config = round->opts.config;
@@ -992,19 +1087,28 @@ static void commit(struct update_round *round)
 	char id[STATE_FILE_ID_MAX];
 	int r;
 
-	r = swap_commit(&round->staging, &res);
-	round->staging_open = false;
-	if (r < 0 && !round->staging.committed) {
-		swap_stage_abort(&round->staging);
-		target_failed(round, "cannot rename the new file into place: %s", strerror(-r));
-		return;
+	if (is_directory(t)) {
+		r = release_commit(round->unpack, t->smoke_test ? t->smoke_test[0] : NULL, &res);
+		if (r < 0 && r != -EIO) {
+			target_failed(round, "cannot switch '%s' to the new release: %s", t->path,
+			              strerror(-r));
+			return;
+		}
+	} else {
+		r = swap_commit(&round->staging, &res);
+		round->staging_open = false;
+		if (r < 0 && !round->staging.committed) {
+			swap_stage_abort(&round->staging);
+			target_failed(round, "cannot rename the new file into place: %s", strerror(-r));
+			return;
+		}
 	}
 	if (r < 0)
 		log_warn("%s: '%s' is replaced but the directory could not be synced: %s", t->name,
 		         t->path, strerror(-r));
 	memcpy(res.old_sha256_hex, round->current_sha256, 65);
 	/* The bytes at PATH are the ones just verified: no need to read them again. */
-	if (file_id_now(t->path, id))
+	if (!is_directory(t) && file_id_now(t->path, id))
 		sha_cache_put(t->path, id, round->manifest.sha256_hex);
 	free(st->previous_version);
 	st->previous_version = st->version;
@@ -1028,19 +1132,22 @@ static void commit(struct update_round *round)
 		log_err("%s: updated, but its state could not be written in '%s': %s", t->name,
 		        config->state_dir, strerror(-r));
 	log_notice("updated %s to %s ('%s')", t->name, round->manifest.version, t->path);
+	if (is_directory(t))
+		prune_releases(t, st);
 	summary_add(round, "updated %s to %s", t->name, round->manifest.version);
 	if (round->hooks.on_swapped)
 		round->hooks.on_swapped(round->hooks.ctx, t, round->manifest.version, &res);
 	target_finish(round);
 }
 
+static void start_smoke(struct update_round *round, const char *program, char *const *args);
+static void start_unpack(struct update_round *round);
+
 static void download_done(struct update_round *round, const struct runner_result *res)
 {
 	const struct config *config = round->opts.config;
 	const struct target_config *t = round->target;
 	char err[512], what[256];
-	char **argv;
-	size_t n = 0;
 	int r;
 
 	/* What crossed the network this time (a resumed download kept the rest). */
@@ -1081,34 +1188,55 @@ static void download_done(struct update_round *round, const struct runner_result
 	/* A window may have closed, a hold or an inhibitor come, while it downloaded. */
 	if (!policy_allows(round, true))
 		return;
-	if (!t->smoke_test) {
+	if (is_directory(t)) {
+		start_unpack(round);
+		return;
+	}
+	start_smoke(round, round->staging.path, t->smoke_test);
+}
+
+/*
+ * The new version must run before it is switched to: PROGRAM ARGS..., exit
+ * 0 (for a file target PROGRAM is the staged file and ARGS the whole
+ * smoke_test; for a directory target the first element names the program
+ * inside the unpacked release). Without smoke_test, straight to the commit.
+ */
+static void start_smoke(struct update_round *round, const char *program, char *const *args)
+{
+	char **argv;
+	size_t n = 0;
+	int r;
+
+	if (!round->target->smoke_test) {
 		commit(round);
 		return;
 	}
-	/* The staged file must run: SMOKE ARGS..., exit 0. */
-	while (t->smoke_test[n])
+	while (args[n])
 		n++;
 	argv = calloc(n + 2, sizeof(*argv));
 	if (!argv) {
 		target_failed(round, "out of memory");
 		return;
 	}
-	argv[0] = round->staging.path;
+	argv[0] = (char *)program;
 	for (size_t i = 0; i < n; i++)
-		argv[i + 1] = t->smoke_test[i];
+		argv[i + 1] = args[i];
 	/*
 	 * The test runs as script_user, before the final mode is applied: a
 	 * target only root may execute (0700) passes it too. swap_commit()
-	 * restores the final owner and mode.
+	 * restores the final owner and mode. (A directory target's release is
+	 * readable by all once unpacked.)
 	 */
-	r = round->opts.change_user ? swap_stage_smoke_access(&round->staging, round->opts.gid) : 0;
+	r = round->opts.change_user && !is_directory(round->target)
+	            ? swap_stage_smoke_access(&round->staging, round->opts.gid)
+	            : 0;
 	if (r < 0) {
 		free(argv);
 		target_failed(round, "smoke test of %s could not run: cannot let script_user run '%s': %s",
 		              round->manifest.version, round->staging.path, strerror(-r));
 		return;
 	}
-	r = start_runner(round, round->staging.path, argv, NULL);
+	r = start_runner(round, program, argv, NULL);
 	free(argv);
 	if (r < 0) {
 		target_failed(round, "smoke test of %s could not run: %s", round->manifest.version,
@@ -1116,6 +1244,71 @@ static void download_done(struct update_round *round, const struct runner_result
 		return;
 	}
 	round->step = STEP_SMOKE;
+}
+
+/* The verified archive of a directory target is unpacked by a child process while the loop runs on. */
+static void start_unpack(struct update_round *round)
+{
+	const struct target_config *t = round->target;
+	struct release_spec spec = {
+		.path = t->path,
+		.releases = t->releases,
+		.version = round->manifest.version,
+		.archive = round->staging.path,
+		.max_unpacked = t->max_unpacked,
+	};
+	int r = release_unpack_start(&spec, &round->unpack);
+
+	if (r < 0) {
+		target_failed(round, "cannot unpack %s into '%s': %s", round->manifest.version,
+		              t->releases, strerror(-r));
+		return;
+	}
+	round->unpack_deadline =
+		now_boottime_ms() + (int64_t)round->opts.config->script_timeout_sec * 1000;
+	round->step = STEP_UNPACK;
+}
+
+static void unpack_done(struct update_round *round, bool timed_out)
+{
+	const struct target_config *t = round->target;
+	struct release_report rep;
+	char err[768], *program = NULL;
+	int r;
+
+	if (timed_out) {
+		target_failed(round, "unpacking %s took longer than script_timeout (%" PRIu64 " s)",
+		              round->manifest.version, round->opts.config->script_timeout_sec);
+		return;
+	}
+	r = release_unpack_finish(round->unpack, &rep, err, sizeof(err));
+	if (r == -EBADMSG) {
+		target_failed(round, "archive of %s refused: %s", round->manifest.version, err);
+		return;
+	}
+	if (r < 0) {
+		target_failed(round, "cannot unpack %s: %s", round->manifest.version, err);
+		return;
+	}
+	log_info("%s: unpacked %s: %" PRIu64 " entries, %" PRIu64 " bytes", t->name,
+	         round->manifest.version, rep.entries, rep.bytes);
+	if (rep.dropped_bits)
+		log_notice("%s: %s: dropped the set-uid, set-gid or sticky bit of %" PRIu64 " entr%s",
+		           t->name, round->manifest.version, rep.dropped_bits,
+		           rep.dropped_bits == 1 ? "y" : "ies");
+	/* The archive has served its purpose. */
+	swap_stage_abort(&round->staging);
+	round->staging_open = false;
+	if (!t->smoke_test) {
+		commit(round);
+		return;
+	}
+	if (asprintf(&program, "%s/%s", release_unpack_dir(round->unpack), t->smoke_test[0]) < 0) {
+		target_failed(round, "out of memory");
+		return;
+	}
+	start_smoke(round, program, t->smoke_test + 1);
+	free(program);
 }
 
 static void smoke_done(struct update_round *round, const struct runner_result *res)
@@ -1179,6 +1372,7 @@ enum update_phase update_round_phase(const struct update_round *round)
 	case STEP_RESUME:
 	case STEP_DOWNLOAD:
 		return UPDATE_DOWNLOADING;
+	case STEP_UNPACK:
 	case STEP_SMOKE:
 		return UPDATE_SWAPPING;
 	default:
@@ -1197,10 +1391,17 @@ void update_round_fill_fds(const struct update_round *round, fd_set *rfds, int *
 		if (fd > *maxfd)
 			*maxfd = fd;
 	}
+	if (round->step == STEP_UNPACK && release_unpack_fd(round->unpack) >= 0) {
+		FD_SET(release_unpack_fd(round->unpack), rfds);
+		if (release_unpack_fd(round->unpack) > *maxfd)
+			*maxfd = release_unpack_fd(round->unpack);
+	}
 }
 
 int64_t update_round_deadline(const struct update_round *round)
 {
+	if (round->step == STEP_UNPACK)
+		return round->unpack_deadline;
 	/* A round with nothing running is over: let the loop come back at once. */
 	if (round->hash)
 		return INT64_MAX; /* its descriptor says when */
@@ -1218,6 +1419,11 @@ int update_round_process(struct update_round *round, const fd_set *rfds, int64_t
 			resume_hash_done(round);
 		else
 			hash_done(round);
+		advance(round);
+	}
+	if (round->step == STEP_UNPACK &&
+	    (FD_ISSET(release_unpack_fd(round->unpack), rfds) || now_ms >= round->unpack_deadline)) {
+		unpack_done(round, !FD_ISSET(release_unpack_fd(round->unpack), rfds));
 		advance(round);
 	}
 	if (round->runner && runner_process(round->runner, rfds, now_ms) > 0) {
@@ -1425,7 +1631,14 @@ int update_rollback(const struct update_opts *opts, const struct update_hooks *h
 		return -ENOENT;
 	}
 	(void)state_load_target(config->state_dir, t->name, &st);
-	r = swap_rollback(t->path, st.previous_mode, &res);
+	if (is_directory(t)) {
+		/* Back to the previous release, which the state names and keep never deletes. */
+		r = st.previous_version ? release_switch(t->path, t->releases, st.previous_version,
+		                                         t->smoke_test ? t->smoke_test[0] : NULL, &res)
+		                        : -ENOENT;
+	} else {
+		r = swap_rollback(t->path, st.previous_mode, &res);
+	}
 	if (r == -ENOENT) {
 		(void)snprintf(err, err_size, "%s has no previous version to roll back to", t->name);
 		target_state_clear(&st);
@@ -1441,6 +1654,7 @@ int update_rollback(const struct update_opts *opts, const struct update_hooks *h
 	 * sha256 was. Reading it again to be sure may take seconds for a large
 	 * file, so it happens in a thread while the loop goes on (verify_start);
 	 * until then the state names no file_id, so nothing trusts it blindly.
+	 * A directory target's sha256 is its archive's, which is gone: the state's word stands.
 	 */
 	memcpy(sha, st.previous_sha256_hex, 65);
 	/* What was current is now -prev, and the other way round. */
@@ -1467,7 +1681,8 @@ int update_rollback(const struct update_opts *opts, const struct update_hooks *h
 	if (r < 0)
 		log_err("%s: rolled back, but its state could not be written in '%s': %s", t->name,
 		        config->state_dir, strerror(-r));
-	verify_start(config->state_dir, t, sha);
+	if (!is_directory(t))
+		verify_start(config->state_dir, t, sha);
 	log_notice("rolled %s back to %s ('%s')", t->name, st.version ? st.version : "unknown",
 	           t->path);
 	if (hooks && hooks->on_rolled_back)
@@ -1476,6 +1691,65 @@ int update_rollback(const struct update_opts *opts, const struct update_hooks *h
 	*ret_version = strdup(st.version ? st.version : "unknown");
 	target_state_clear(&st);
 	return *ret_version ? 0 : -ENOMEM;
+}
+
+/*
+ * A directory target at start-up: temporary entries go, and the state
+ * follows the release PATH names (a crash between the switch and the state
+ * write leaves the state one step behind; the release's name is its version).
+ */
+static void recover_directory(const struct config *config, const struct target_config *t)
+{
+	struct target_state st;
+	char *current = NULL, *tmp;
+	int r;
+
+	r = release_recover(t->path, t->releases);
+	if (r > 0)
+		log_notice("%s: removed %d leftover temporary entr%s in '%s' and beside '%s'", t->name, r,
+		           r == 1 ? "y" : "ies", t->releases, t->path);
+	else if (r < 0 && r != -ENOENT)
+		log_warn("%s: cannot look for leftover temporary entries in '%s': %s", t->name,
+		         t->releases, strerror(-r));
+	r = state_load_target(config->state_dir, t->name, &st);
+	if (r == -EBADMSG)
+		log_warn("%s: its state file in '%s/targets' is damaged; starting afresh", t->name,
+		         config->state_dir);
+	r = release_current(t->path, t->releases, &current);
+	if (r == 0 && st.version && strcmp(current, st.version) == 0) {
+		free(current);
+		target_state_clear(&st);
+		return;
+	}
+	if (r == 0 && st.previous_version && strcmp(current, st.previous_version) == 0) {
+		/* A rollback's switch, not yet in the state. */
+		tmp = st.version;
+		st.version = st.previous_version;
+		st.previous_version = tmp;
+		memcpy(st.previous_sha256_hex, st.sha256_hex, 65);
+		st.sha256_hex[0] = '\0';
+		free(current);
+	} else if (r == 0) {
+		log_notice("%s: '%s' names release %s, not the recorded %s; taking it", t->name, t->path,
+		           current, st.version ? st.version : "(none)");
+		free(st.previous_version);
+		st.previous_version = st.version;
+		memcpy(st.previous_sha256_hex, st.sha256_hex, 65);
+		st.version = current;
+		st.sha256_hex[0] = '\0';
+	} else if (st.version) {
+		log_warn("%s: '%s' is not a symlink to a release in '%s'; its version is now unknown",
+		         t->name, t->path, t->releases);
+		free(st.version);
+		st.version = NULL;
+		st.sha256_hex[0] = '\0';
+	} else {
+		target_state_clear(&st);
+		return;
+	}
+	st.file_id[0] = '\0';
+	(void)state_save_target(config->state_dir, t->name, &st);
+	target_state_clear(&st);
 }
 
 static bool partial_present(const char *target_path, const char *name)
@@ -1493,6 +1767,7 @@ static bool partial_present(const char *target_path, const char *name)
 	free(path);
 	free(dir);
 	return ok;
+
 }
 
 int update_seed(const struct config *config, const char *name, const char *version, char *err,
@@ -1540,12 +1815,17 @@ void update_recover(const struct config *config)
 		bool changed;
 		int r;
 
+		if (is_directory(t)) {
+			recover_directory(config, t);
+			continue;
+		}
 		r = state_load_target(config->state_dir, t->name, &st);
 		if (r == -EBADMSG)
 			log_warn("%s: its state file in '%s/targets' is damaged; starting afresh", t->name,
 			         config->state_dir);
 		/* Every staging file is a leftover, except a partial download to resume. */
 		r = swap_cleanup_staging_except(t->path, st.partial.name);
+
 		if (r > 0)
 			log_notice("%s: removed %d leftover staging file(s) beside '%s'", t->name, r,
 			           t->path);

@@ -801,6 +801,60 @@ START_TEST(test_dropin_dir_that_is_a_file_is_an_error)
 }
 END_TEST
 
+/* --- directory targets (SPEC section 18) --------------------------------- */
+
+#define DIR_TARGET "targets:\n  - name: shop\n    type: directory\n    path: /opt/shop/current\n    source: file:///srv/shop\n"
+
+START_TEST(test_directory_target_defaults)
+{
+	const struct target_config *t;
+
+	load_ok("max_download: 100MiB\n" DIR_TARGET);
+	t = &cfg->targets[0];
+	ck_assert_int_eq(t->type, TARGET_DIRECTORY);
+	ck_assert_str_eq(t->releases, "/opt/shop/releases");
+	ck_assert_uint_eq(t->keep, 3);
+	ck_assert_uint_eq(t->max_unpacked, 400ull << 20);
+	load_ok(TARGET);
+	ck_assert_int_eq(cfg->targets[0].type, TARGET_FILE);
+	ck_assert_ptr_null(cfg->targets[0].releases);
+}
+END_TEST
+
+START_TEST(test_directory_target_keys_are_read)
+{
+	const struct target_config *t;
+
+	/* max_download after the targets still sets the default of max_unpacked. */
+	load_ok(DIR_TARGET "    releases: /srv/shop-releases/\n    keep: 5\n"
+	        "    smoke_test: [bin/shop, --version]\n  - name: web\n    type: directory\n"
+	        "    path: /opt/web/current\n    source: x\n    max_unpacked: 2GiB\nmax_download: 1MiB\n");
+	t = &cfg->targets[0];
+	ck_assert_str_eq(t->releases, "/srv/shop-releases");
+	ck_assert_uint_eq(t->keep, 5);
+	ck_assert_uint_eq(t->max_unpacked, 4ull << 20);
+	ck_assert_str_eq(t->smoke_test[0], "bin/shop");
+	ck_assert_uint_eq(cfg->targets[1].max_unpacked, 2ull << 30);
+}
+END_TEST
+
+START_TEST(test_directory_target_bad_values)
+{
+	assert_single_error("targets:\n  - name: shop\n    type: tree\n    path: /x\n    source: x\n", 3,
+	                    "targets[0].type: 'tree' is not file or directory");
+	assert_single_error(DIR_TARGET "    keep: 0\n", 6, "targets[0].keep: '0' is not a number from 1 to 1000");
+	assert_single_error(DIR_TARGET "    keep: 3KiB\n", 6, "targets[0].keep: '3KiB' is not a number from 1 to 1000");
+	assert_single_error(DIR_TARGET "    releases: rel\n", 6, "targets[0].releases: must be an absolute path");
+	assert_single_error(DIR_TARGET "    max_unpacked: lots\n", 6,
+	                    "targets[0].max_unpacked: 'lots' is not a size greater than 0 (bytes, or with KiB, MiB, GiB)");
+	assert_single_error(DIR_TARGET "    smoke_test: [/bin/true]\n", 2,
+	                    "targets[0]: smoke_test[0] must be a path relative to the release, without '..'");
+	assert_single_error(DIR_TARGET "    smoke_test: [bin/../../x]\n", 2,
+	                    "targets[0]: smoke_test[0] must be a path relative to the release, without '..'");
+	assert_single_error(TARGET "    keep: 2\n", 2, "targets[0]: releases, keep and max_unpacked need type: directory");
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -808,6 +862,7 @@ static Suite *config_suite(void)
 	TCase *files = tcase_create("files");
 	TCase *errs = tcase_create("errors");
 	TCase *drop = tcase_create("drop-ins");
+	TCase *dirs = tcase_create("directory targets");
 
 	tcase_add_test(values, test_durations_accept_units_and_bare_seconds);
 	tcase_add_test(files, test_allow_unsigned_and_a_targets_version_are_read);
@@ -853,6 +908,11 @@ static Suite *config_suite(void)
 	tcase_add_test(drop, test_dropin_duplicate_across_dropins);
 	tcase_add_test(drop, test_dropin_dir_that_is_a_file_is_an_error);
 	suite_add_tcase(s, drop);
+	tcase_add_checked_fixture(dirs, setup, teardown);
+	tcase_add_test(dirs, test_directory_target_defaults);
+	tcase_add_test(dirs, test_directory_target_keys_are_read);
+	tcase_add_test(dirs, test_directory_target_bad_values);
+	suite_add_tcase(s, dirs);
 	return s;
 }
 
