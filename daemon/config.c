@@ -906,6 +906,17 @@ static void finish_directory_target(struct validator *v, struct target_config *t
 			v->r = -ENOMEM;
 		}
 	}
+	/* Two targets pruning one directory would delete each other's releases. */
+	for (size_t j = 0; t->releases && j + 1 < v->config->n_targets; j++) {
+		const struct target_config *o = &v->config->targets[j];
+
+		if ((o->releases && strcmp(o->releases, t->releases) == 0) ||
+		    (o->path && strcmp(o->path, t->releases) == 0)) {
+			errors_add(v->errs, n->line, prefix, "releases '%s' is already used by targets[%zu]",
+			           t->releases, j);
+			break;
+		}
+	}
 	/* The program a smoke test runs is a file of the new release. */
 	if (t->smoke_test && t->smoke_test[0]) {
 		const char *p = t->smoke_test[0];

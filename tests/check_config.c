@@ -852,6 +852,8 @@ START_TEST(test_directory_target_bad_values)
 	assert_single_error(DIR_TARGET "    smoke_test: [bin/../../x]\n", 2,
 	                    "targets[0]: smoke_test[0] must be a path relative to the release, without '..'");
 	assert_single_error(TARGET "    keep: 2\n", 2, "targets[0]: releases, keep and max_unpacked need type: directory");
+	assert_single_error(DIR_TARGET "  - name: two\n    type: directory\n    path: /opt/shop/other\n    source: x\n", 6,
+	                    "targets[1]: releases '/opt/shop/releases' is already used by targets[0]");
 }
 END_TEST
 

@@ -329,6 +329,29 @@ static void assert_refused(const struct aentry *e, size_t n, uint64_t max_unpack
 	ck_assert_int_eq(lstat(current, &st), -1);
 }
 
+START_TEST(test_a_directory_named_after_its_contents_is_unpacked)
+{
+	char archive[PATH_MAX + 32], err[512], path[PATH_MAX * 2], *data;
+	const struct aentry e[] = {
+		{ "a/b/c", S_IFREG, 0644, "c", NULL, -1 },
+		{ "a/", S_IFDIR, 0755 },
+		{ "a/b/", S_IFDIR, 0700 },
+		{ "a/", S_IFDIR, 0755 },
+	};
+	struct release_unpack *u;
+
+	(void)snprintf(archive, sizeof(archive), "%s/implicit.tar", dir);
+	make_archive(archive, e, sizeof(e) / sizeof(e[0]), false);
+	ck_assert_msg(unpack_as(archive, "1.0", 1 << 20, 0, &u, err) == 0, "unpack: %s", err);
+	ck_assert_int_eq(release_commit(u, NULL, NULL), 0);
+	release_unpack_free(u);
+	(void)snprintf(path, sizeof(path), "%s/a/b/c", current);
+	data = read_file(path, NULL);
+	ck_assert_str_eq(data, "c");
+	free(data);
+}
+END_TEST
+
 START_TEST(test_a_chain_of_symlinks_out_of_the_release_is_refused)
 {
 	/* Each link alone reads as inside; together d/s/.. is the release's parent. */
@@ -516,6 +539,7 @@ static Suite *release_suite(void)
 	tcase_add_test(checks, test_versions_that_cannot_name_a_directory);
 
 	tcase_add_test(unpack, test_unpack_commit_switches_the_symlink_to_a_whole_release);
+	tcase_add_test(unpack, test_a_directory_named_after_its_contents_is_unpacked);
 	tcase_add_test(unpack, test_a_chain_of_symlinks_out_of_the_release_is_refused);
 	tcase_add_test(unpack, test_more_than_max_unpacked_is_refused_before_writing);
 	tcase_add_test(unpack, test_more_than_max_entries_is_refused);
