@@ -136,8 +136,10 @@ int release_switch(const char *path, const char *releases, const char *version, 
 
 /*
  * Delete releases beyond KEEP, oldest version first, never CURRENT or
- * PREVIOUS (either may be NULL). Each is renamed to a temporary name before
- * it is deleted. Returns how many were deleted, or negative errno.
+ * PREVIOUS (either may be NULL). Each is renamed to a temporary name at once
+ * and deleted by a background process (what a crash leaves there,
+ * release_recover() deletes). Returns how many were renamed away, or
+ * negative errno.
  */
 int release_prune(const char *releases, unsigned keep, const char *current, const char *previous);
 

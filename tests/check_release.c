@@ -252,6 +252,21 @@ static void install(const char *version)
 	release_unpack_free(u);
 }
 
+/* The releases in RELEASES (not the temporary names of those being deleted in the background). */
+static unsigned count_releases(void)
+{
+	char cmd[PATH_MAX + 256];
+	unsigned n = 0;
+	FILE *f;
+
+	(void)snprintf(cmd, sizeof(cmd), "find '%s' -mindepth 1 -maxdepth 1 ! -name '.*' | wc -l", releases);
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%u", &n), 1);
+	(void)pclose(f);
+	return n;
+}
+
 static char *current_version(void)
 {
 	char *v = NULL;
@@ -441,7 +456,7 @@ START_TEST(test_prune_keeps_current_previous_and_the_newest)
 		install(v[i]);
 	/* Current 1.4, previous 1.3: keep 3 leaves 1.2 as well. */
 	ck_assert_int_eq(release_prune(releases, 3, "1.4", "1.3"), 2);
-	ck_assert_uint_eq(dir_entries(releases), 3);
+	ck_assert_uint_eq(count_releases(), 3);
 	for (size_t i = 0; i < 5; i++) {
 		(void)snprintf(path, sizeof(path), "%s/%s", releases, v[i]);
 		ck_assert_int_eq(lstat(path, &st) == 0, i >= 2);
@@ -450,10 +465,10 @@ START_TEST(test_prune_keeps_current_previous_and_the_newest)
 	ck_assert_int_eq(release_prune(releases, 2, "1.2", "1.3"), 1);
 	(void)snprintf(path, sizeof(path), "%s/1.4", releases);
 	ck_assert_int_eq(lstat(path, &st), -1);
-	ck_assert_uint_eq(dir_entries(releases), 2);
+	ck_assert_uint_eq(count_releases(), 2);
 	/* keep: 1 still keeps the previous release. */
 	ck_assert_int_eq(release_prune(releases, 1, "1.2", "1.3"), 0);
-	ck_assert_uint_eq(dir_entries(releases), 2);
+	ck_assert_uint_eq(count_releases(), 2);
 }
 END_TEST
 

@@ -148,7 +148,7 @@ last=$((4 + ROUNDS - 1))
 pl_check
 assert_eq "$(dl_current)" "$last" "the last release"
 r=final whole "$last" "$last" >/dev/null
-[[ -z $(dl_temporaries) ]] || fail "temporaries after the last update: $(dl_temporaries)"
+dl_no_temporaries || fail "temporaries after the last update: $(dl_temporaries)"
 echo "$ROUNDS kills in $elapsed s: current was the old release $old times (killed before the download $p_before," \
 	"during it or the unpacking $p_unpack), the new one $new times"
 pass "$ROUNDS kills: always one whole release"

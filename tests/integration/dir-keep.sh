@@ -27,7 +27,7 @@ for v in 1.0 2.0 3.0 4.0 5.0; do
 	dl_runs_whole || fail "after $v: current/bin/shop does not run whole: $("$CURRENT/bin/shop" 2>&1)"
 	assert_eq "$("$CURRENT/bin/shop")" "bin=$v lib=$v data=$v" "what current runs after $v"
 	assert_eq "$(pl_version)" "$v" "status version after $v"
-	[[ -z $(dl_temporaries) ]] || fail "temporaries left after $v: $(dl_temporaries)"
+	dl_no_temporaries || fail "temporaries left after $v: $(dl_temporaries)"
 done
 assert_eq "$(dl_releases)" "3.0 4.0 5.0" "releases after 5 updates with keep: 3"
 [[ -z $(find "$RELEASES" -perm /022 -o ! -user root) ]] ||
@@ -59,7 +59,7 @@ pl_check
 pl_log_has 'shop: smoke test of 7\.0 failed' || fail "no log line for the failed smoke test"
 assert_eq "$(dl_current)" "6.0" "current after a failed smoke test"
 assert_eq "$(dl_releases)" "4.0 5.0 6.0" "releases after a failed smoke test"
-[[ -z $(dl_temporaries) ]] || fail "temporaries left after a failed smoke test: $(dl_temporaries)"
+dl_no_temporaries || fail "temporaries left after a failed smoke test: $(dl_temporaries)"
 [[ -z $(find "$RELEASES" -name '.7.0.updater-*') ]] || fail "the archive of 7.0 is left"
 pl_stop
 pass "5 updates, keep 3, rollback, prune, failed smoke test"

@@ -81,14 +81,21 @@ dl_current() {
 	echo "${t#"$RELEASES"/}"
 }
 
-# dl_releases: the release directories, sorted, space-separated.
+# dl_releases: the release directories, sorted, space-separated (not the
+# temporary names of releases being unpacked or deleted).
 dl_releases() {
-	find "$RELEASES" -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort | tr '\n' ' ' | sed 's/ $//'
+	find "$RELEASES" -mindepth 1 -maxdepth 1 ! -name '.*' -printf '%f\n' 2>/dev/null | sort | tr '\n' ' ' | sed 's/ $//'
 }
 
 # dl_temporaries: temporary entries left in $RELEASES or beside $CURRENT.
 dl_temporaries() {
 	find "$RELEASES" "$OPT" -mindepth 1 -maxdepth 1 -name '.*.updater-*' -printf '%p\n' 2>/dev/null
+}
+
+# dl_no_temporaries: none (old releases are deleted in the background: give it 10 s).
+dl_no_temporaries() {
+	_dl_none() { [[ -z $(dl_temporaries) ]]; }
+	wait_until 10 _dl_none
 }
 
 # dl_runs_whole: `current/bin/shop` runs, and its three files are of one release.
