@@ -1243,8 +1243,9 @@ void release_unpack_free(struct release_unpack *u)
 	if (u->fd >= 0)
 		(void)close(u->fd);
 	if (u->relfd >= 0) {
+		/* A refused archive may have left 100,000 files: deleted off the loop. */
 		if (u->tmp_name)
-			(void)release_remove_tree(u->relfd, u->tmp_name);
+			remove_in_background(u->relfd, &u->tmp_name, 1);
 		(void)close(u->relfd);
 	}
 	free(u->tmp_name);

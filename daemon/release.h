@@ -28,7 +28,8 @@
  *                                               symlink renamed over PATH; fsync
  *     release_prune(...)                        releases beyond KEEP deleted
  *     release_unpack_free(u)                    kills a running child, deletes what
- *                                               was not committed; always safe
+ *                                               was not committed (in a background
+ *                                               process); always safe
  *
  * The unpacking refuses the whole archive, and leaves nothing behind, on the
  * first entry that is not a regular file, a directory, a symlink or a hard

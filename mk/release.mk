@@ -18,7 +18,8 @@ DIR_INTEGRATION_TESTS = \
 	tests/integration/dir-hostile.sh \
 	tests/integration/dir-crash.sh \
 	tests/integration/dir-update.sh \
-	tests/integration/dir-publish.sh
+	tests/integration/dir-publish.sh \
+	tests/integration/dir-health.sh
 TESTS += $(DIR_INTEGRATION_TESTS)
 EXTRA_DIST += $(DIR_INTEGRATION_TESTS) \
 	tests/integration/dir-lib.sh \

@@ -51,12 +51,14 @@ refused() {
 	[[ $case == sha256 ]] && corrupt "$v"
 	before=$(snapshot)
 	pl_mark
-	pl_check
+	PL_OUT=$("$UPDATERCTL" --socket "$SOCK" check --wait 120 2>&1)
+	PL_RC=$?
 	[[ $PL_RC -ne 0 ]] || fail "$case: the check succeeded: $PL_OUT"
 	pl_log_has "shop: .*$why" || fail "$case: no log line matching '$why'"
+	# What a refused archive left in its temporary directory is deleted in the background.
+	dl_no_temporaries || fail "$case: temporaries left: $(dl_temporaries)"
 	after=$(snapshot)
 	[[ $before == "$after" ]] || fail "$case: the disk changed: $(diff <(echo "$before") <(echo "$after"))"
-	[[ -z $(dl_temporaries) ]] || fail "$case: temporaries left: $(dl_temporaries)"
 	assert_eq "$(dl_current)" 1.0 "$case: current"
 	dl_runs_whole || fail "$case: current/bin/shop no longer runs"
 	echo "$case: refused: $(tail -n +"$((PL_MARK + 1))" "$TEST_LOG" | grep -m1 -E "shop: .*$why" | sed 's/^<[0-9]>//')"

@@ -92,10 +92,11 @@ dl_temporaries() {
 	find "$RELEASES" "$OPT" -mindepth 1 -maxdepth 1 -name '.*.updater-*' -printf '%p\n' 2>/dev/null
 }
 
-# dl_no_temporaries: none (old releases are deleted in the background: give it 10 s).
+# dl_no_temporaries: none (old releases and refused ones are deleted in the
+# background: give it 60 s, for 100,000 files on a busy machine).
 dl_no_temporaries() {
 	_dl_none() { [[ -z $(dl_temporaries) ]]; }
-	wait_until 10 _dl_none
+	wait_until 60 _dl_none
 }
 
 # dl_runs_whole: `current/bin/shop` runs, and its three files are of one release.
