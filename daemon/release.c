@@ -202,6 +202,25 @@ int release_remove_tree(int dirfd, const char *name)
 	return remove_tree_at(dirfd, name, 0);
 }
 
+/*
+ * In a child: close every descriptor above 2 but KEEP (ascending). A child
+ * that outlives the daemon must not hold its sockets: a restarted daemon
+ * would find them in use.
+ */
+static void close_fds_except(const int *keep, size_t n)
+{
+	unsigned lo = 3;
+
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < 0 || (unsigned)keep[i] < lo)
+			continue;
+		if ((unsigned)keep[i] > lo)
+			(void)close_range(lo, (unsigned)keep[i] - 1, 0);
+		lo = (unsigned)keep[i] + 1;
+	}
+	(void)close_range(lo, ~0u, 0);
+}
+
 /* Rename RELFD/NAME to a fresh temporary name, stored in *RET_TMP. */
 static int rename_away(int relfd, const char *name, char **ret_tmp)
 {
@@ -248,6 +267,7 @@ static void remove_in_background(int relfd, char **names, size_t n)
 
 	if (pid == 0) {
 		if (fork() == 0) {
+			close_fds_except(&relfd, 1);
 			for (size_t i = 0; i < n; i++)
 				if (names[i])
 					(void)release_remove_tree(relfd, names[i]);
@@ -960,6 +980,7 @@ static __attribute__((noreturn)) void child_main(int report_fd, int archive_fd, 
 {
 	struct release_report rep = { 0 };
 	char err[REPORT_MAX - 64] = "", msg[REPORT_MAX];
+	int keep[3] = { report_fd, archive_fd, rootfd };
 	sigset_t none;
 	int r;
 
@@ -967,6 +988,16 @@ static __attribute__((noreturn)) void child_main(int report_fd, int archive_fd, 
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(1);
+	/* Ascending, for close_fds_except(). */
+	for (int i = 0; i < 3; i++)
+		for (int j = i + 1; j < 3; j++)
+			if (keep[j] < keep[i]) {
+				int t = keep[i];
+
+				keep[i] = keep[j];
+				keep[j] = t;
+			}
+	close_fds_except(keep, 3);
 	(void)sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 	(void)umask(022);
