@@ -1020,6 +1020,7 @@ int release_unpack_start(const struct release_spec *spec, struct release_unpack 
 {
 	struct release_unpack *u;
 	int pipefd[2] = { -1, -1 }, archive_fd = -1, rootfd = -1, r;
+	pid_t parent;
 
 	if (!release_valid_version(spec->version))
 		return -EINVAL;
@@ -1069,6 +1070,8 @@ int release_unpack_start(const struct release_spec *spec, struct release_unpack 
 		r = -errno;
 		goto fail;
 	}
+	/* Taken before the fork: a child that asked getppid() after it would miss a parent killed meanwhile. */
+	parent = getpid();
 	u->pid = fork();
 	if (u->pid < 0) {
 		r = -errno;
@@ -1077,7 +1080,7 @@ int release_unpack_start(const struct release_spec *spec, struct release_unpack 
 	}
 	if (u->pid == 0) {
 		(void)close(pipefd[0]);
-		child_main(pipefd[1], archive_fd, rootfd, spec, getppid());
+		child_main(pipefd[1], archive_fd, rootfd, spec, parent);
 	}
 	(void)close(pipefd[1]);
 	(void)close(archive_fd);
