@@ -17,7 +17,7 @@ suite=bookworm
 # What the booted system needs: systemd as PID 1, the journal, the daemon's
 # libraries, curl for the default scripts, and the .deb's dependencies.
 # No procps: the units must need nothing outside the project (no /bin/kill).
-include=systemd,systemd-sysv,dbus,libyaml-0-2,libsodium23,libssl3,curl,ca-certificates,zstd,man-db
+include=systemd,systemd-sysv,dbus,libyaml-0-2,libsodium23,libssl3,libarchive13,curl,ca-certificates,zstd,man-db
 root=$cache/debian12
 stamp="suite=$suite include=$include"
 
