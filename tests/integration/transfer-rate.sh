@@ -1,8 +1,11 @@
 #!/bin/bash
 # max_rate (SPEC 17): a 20 MiB download from nginx with the target's
 # max_rate: 5MiB (over a global 1GiB) takes about 4 s: the scripts get
-# UPDATER_MAX_RATE and the default ones give it to curl. A loose bound (at
-# least 3 s), not a timing test of speed; and the file is right.
+# UPDATER_MAX_RATE and the default ones give it to curl. A loose bound, not a
+# timing test of speed: curl's own limiter (7.88, Debian 12) overshoots at the
+# start of a transfer into a pipe, and 20 MiB at 5 MiB/s were seen to take
+# from 2.1 to 4.2 s. Without a cap the same download takes well under 0.5 s,
+# so 1.5 s still proves the cap; and the file is right.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon-lib.sh"
 . "$(dirname "$0")/pipeline-lib.sh"
@@ -26,5 +29,5 @@ assert_eq "$PL_RC" 0 "the rate-limited update ($PL_OUT)"
 tr_installed 1.0 "after the rate-limited download"
 ms=$(((end - start) / 1000000))
 echo "20 MiB at max_rate 5MiB: $ms ms (about 4000 expected)"
-((ms >= 3000)) || fail "20 MiB at max_rate 5MiB took only $ms ms"
+((ms >= 1500)) || fail "20 MiB at max_rate 5MiB took only $ms ms"
 pass
